@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestMigrateThenUninstallTwice(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, pgtest.Odoo)
+	env := envconfig.MapLookuper(map[string]string{"DATABASE_URL": db.URL})
+	for round := 1; round <= 2; round++ {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"migrate"}, env, &out, &errOut); code != 0 {
+			t.Fatalf("round %d: migrate exit %d: %s", round, code, errOut.String())
+		}
+		if !strings.Contains(out.String(), "applied migration") {
+			t.Errorf("round %d: migrate printed %q, want what it applied", round, out.String())
+		}
+		out.Reset()
+		if code := run(context.Background(), []string{"uninstall", "--drop-data"}, env, &out, &errOut); code != 0 {
+			t.Fatalf("round %d: uninstall exit %d: %s", round, code, errOut.String())
+		}
+		if !strings.Contains(out.String(), "dropped schema whatsapp_sidecar") {
+			t.Errorf("round %d: uninstall printed %q", round, out.String())
+		}
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args     []string
+		env      map[string]string
+		wantCode int
+		wantErr  string
+	}{
+		{nil, nil, 2, "usage: whatsapp-sidecar"},
+		{[]string{"frobnicate"}, nil, 2, `unknown command "frobnicate"`},
+		{[]string{"migrate"}, nil, 1, "DATABASE_URL"},
+		{[]string{"uninstall", "--drop-everything"}, nil, 2, "flag provided but not defined"},
+		{[]string{"run"}, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x", "LOG_LEVEL": "chatty"}, 1, "LOG_LEVEL"},
+	}
+	for _, c := range cases {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), c.args, envconfig.MapLookuper(c.env), &out, &errOut)
+		if code != c.wantCode || !strings.Contains(errOut.String(), c.wantErr) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, errOut.String(), c.wantCode, c.wantErr)
+		}
+	}
+}
+
+func TestRunRefusesAnUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, pgtest.Odoo)
+	var errOut bytes.Buffer
+	code := run(context.Background(), []string{"run"}, envconfig.MapLookuper(map[string]string{
+		"DATABASE_URL": db.URL, "WEBHOOK_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0",
+	}), io.Discard, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "whatsapp-sidecar migrate") {
+		t.Errorf("exit %d, stderr %q; want 1 and a hint to migrate", code, errOut.String())
+	}
+}
+
+// run serves health, readiness and metrics on its own listener and stops cleanly on
+// cancellation (SIGTERM in production).
+func TestRunServesOpsEndpointsAndStops(t *testing.T) {
+	db := pgtest.NewDB(t, pgtest.Sidecar)
+	addrs := map[string]chan string{"metrics": make(chan string, 1), "webhook": make(chan string, 1)}
+	listening = func(name, addr string) { addrs[name] <- addr }
+	defer func() { listening = nil }()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var code int
+	var logs bytes.Buffer
+	exited := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(exited)
+		code = run(ctx, []string{"run"}, envconfig.MapLookuper(map[string]string{
+			"DATABASE_URL": db.URL, "WEBHOOK_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json",
+		}), io.Discard, &logs)
+	}()
+	var metricsAddr string
+	select {
+	case metricsAddr = <-addrs["metrics"]:
+	case <-exited:
+		cancel()
+		t.Fatalf("run exited %d before listening; logs:\n%s", code, logs.String())
+	}
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "schema: ok",
+		"/metrics": "whatsapp_sidecar_build_info",
+	} {
+		resp, err := http.Get("http://" + metricsAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d %q, want 200 containing %q", path, resp.StatusCode, body, want)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if code != 0 {
+		t.Errorf("run exited %d after cancellation; logs:\n%s", code, logs.String())
+	}
+}

@@ -1,0 +1,67 @@
+// Package server runs the sidecar's HTTP listeners: it binds synchronously (so a
+// taken port is an error at start, not a log line later), serves in the background,
+// and drains in-flight requests on shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server is one listener. Create it with Listen.
+type Server struct {
+	http *http.Server
+	ln   net.Listener
+	done chan error
+}
+
+// Listen binds addr and starts serving handler. name labels the logs ("webhook",
+// "metrics").
+func Listen(addr, name string, handler http.Handler, logger *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listener: %w", name, err)
+	}
+	s := &Server{
+		http: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(logger.With("listener", name).Handler(), slog.LevelWarn),
+		},
+		ln:   ln,
+		done: make(chan error, 1),
+	}
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	logger.Info("listening", "listener", name, "addr", ln.Addr().String())
+	return s, nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops accepting, waits for in-flight requests until ctx ends, then
+// closes what remains.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		_ = s.http.Close()
+	}
+	if serveErr := <-s.done; serveErr != nil && err == nil {
+		err = serveErr
+	}
+	return err
+}
