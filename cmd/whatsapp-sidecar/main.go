@@ -39,6 +39,9 @@ func commands() []command {
 		{"migrate", "install or upgrade the sidecar's tables, triggers and Odoo metadata", runMigrate},
 		{"demo", "build a demo Odoo 16 database on the local PostgreSQL and run the sidecar on it", runDemo},
 		{"uninstall", "remove the triggers and the whatsapp_sidecar schema (--drop-data: also tables and columns)", runUninstall},
+		{"emulator", "serve the WhatsApp Cloud API emulator (tests, benchmarks, sandbox)", func(ctx context.Context, args []string, _ envconfig.Lookuper, stdout, stderr io.Writer) error {
+			return runEmulator(ctx, args, stdout, stderr)
+		}},
 		{"version", "print the version", func(_ context.Context, _ []string, _ envconfig.Lookuper, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "whatsapp-sidecar", fullVersion())
 			return nil
