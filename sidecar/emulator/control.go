@@ -167,9 +167,9 @@ func (s *Server) buildInbound(waID string, in Inbound) (whatsapp.InboundMessage,
 		case "document":
 			media.Caption, media.Filename, m.Document = in.Caption, in.Filename, media
 		case "audio":
-			media.Voice, m.Audio = in.Voice, media
+			media.Voice, m.Audio = &in.Voice, media
 		case "sticker":
-			media.Animated, m.Sticker = in.Animated, media
+			media.Animated, m.Sticker = &in.Animated, media
 		}
 		replyCtx(in.ContextID)
 	case "location":

@@ -296,6 +296,7 @@ func (s *Server) Close(ctx context.Context) error {
 		err = srv.Shutdown(ctx)
 	}
 	s.hooks.close()
+	s.webhookClient.CloseIdleConnections()
 	return err
 }
 

@@ -286,7 +286,6 @@ func (s *Server) checkTemplate(t *whatsapp.Template) (whatsapp.TemplateInfo, *gr
 
 	if found == nil || (info.Status != "APPROVED" && info.Status != "PAUSED" && info.Status != "DISABLED") {
 		e := metaError(132001, fmt.Sprintf("template name (%s) does not exist in %s", t.Name, t.Language.Code))
-		e.Subcode = 2494073
 		return info, &e
 	}
 	switch info.Status {
@@ -466,11 +465,15 @@ func metaError(code int, details string) graphErr {
 			details = m.title
 		}
 	}
-	return graphErr{Code: code, Message: fmt.Sprintf("(#%d) %s", code, m.title), Details: details, HTTP: m.http}
+	return graphErr{Code: code, Subcode: metaSubcodes[code], Message: fmt.Sprintf("(#%d) %s", code, m.title), Details: details, HTTP: m.http}
 }
 
+// metaSubcodes are the error_subcode values of Meta's own examples; Meta
+// calls the field deprecated but still sends it (D: support/error-codes).
+var metaSubcodes = map[int]int{100: 2494010, 130429: 2494055, 132001: 2494073}
+
 func errInvalidParameter(details string) graphErr {
-	return graphErr{Code: 100, Message: "(#100) Invalid parameter", Details: details, HTTP: 400}
+	return graphErr{Code: 100, Subcode: 2494010, Message: "(#100) Invalid parameter", Details: details, HTTP: 400}
 }
 
 func errUnknownObject(id, method string) graphErr {

@@ -27,6 +27,9 @@ type hookEvent struct {
 	wamid   string
 	status  string
 	code    int
+	// next is scheduled once this one is delivered (or given up): a
+	// message's statuses are posted one after the other.
+	next *hookEvent
 }
 
 type eventHeap []*hookEvent
@@ -167,6 +170,9 @@ func (wh *webhooks) post(ev *hookEvent) {
 		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(s.cfg.AppSecret), ev.body))
 	}
 	d := WebhookDelivery{Time: s.now(), Kind: ev.kind, MessageID: ev.wamid, Status: ev.status, Attempt: ev.attempt, Body: ev.body}
+	if ev.kind == "status" && ev.attempt == 1 {
+		s.store.setStatus(ev.waID, ev.wamid, ev.status, ev.code)
+	}
 	resp, err := s.webhookClient.Do(req)
 	if err == nil {
 		resp.Body.Close()
@@ -175,22 +181,31 @@ func (wh *webhooks) post(ev *hookEvent) {
 		d.Error = err.Error()
 	}
 	s.store.recordDelivery(d)
-	if ev.kind == "status" && ev.attempt == 1 {
-		s.store.setStatus(ev.waID, ev.wamid, ev.status, ev.code)
-	}
-	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return
-	}
 	if wh.ctx.Err() != nil {
 		return
 	}
 	k := s.knobs.Load()
+	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		wh.enqueueNext(ev)
+		return
+	}
 	if ev.attempt >= k.WebhookMaxAttempts {
 		s.log.Warn("emulator: webhook dropped after retries", "kind", ev.kind, "attempts", ev.attempt)
+		wh.enqueueNext(ev)
 		return
 	}
 	ev.due = time.Now().Add(k.WebhookRetryDelay << (ev.attempt - 1))
 	wh.enqueue(ev)
+}
+
+func (wh *webhooks) enqueueNext(ev *hookEvent) {
+	if next := ev.next; next != nil {
+		ev.next = nil
+		if now := time.Now(); next.due.Before(now) {
+			next.due = now
+		}
+		wh.enqueue(next)
+	}
 }
 
 // statusPlan describes the statuses to report for an accepted message.
@@ -227,23 +242,32 @@ func (wh *webhooks) statuses(p statusPlan, k *Knobs) {
 	}
 	now := time.Now()
 	logical := s.now()
-	reverse := k.ReorderRate > 0 && rand.Float64() < k.ReorderRate
+	events := make([]*hookEvent, len(seq))
 	for i, st := range seq {
 		ts := logical.Add(time.Duration(i+1) * k.StatusDelay)
-		slot := i
-		if reverse {
-			slot = len(seq) - 1 - i
-		}
-		ev := &hookEvent{
-			due: now.Add(time.Duration(slot+1) * k.StatusDelay), body: s.statusPayload(p, st, ts),
+		events[i] = &hookEvent{
+			due: now.Add(time.Duration(i+1) * k.StatusDelay), body: s.statusPayload(p, st, ts),
 			kind: "status", waID: p.waID, wamid: p.wamid, status: st, code: p.failCode,
 		}
-		wh.enqueue(ev)
+	}
+	if k.ReorderRate > 0 && rand.Float64() < k.ReorderRate {
+		// Statuses arrive newest first; their timestamps still tell the
+		// true order, as Meta's do.
+		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
+			events[i].due, events[j].due = events[j].due, events[i].due
+			events[i], events[j] = events[j], events[i]
+		}
+	}
+	for i, ev := range events {
 		if k.DuplicateRate > 0 && rand.Float64() < k.DuplicateRate {
 			dup := *ev
 			wh.enqueue(&dup)
 		}
+		if i+1 < len(events) {
+			ev.next = events[i+1]
+		}
 	}
+	wh.enqueue(events[0])
 }
 
 func (s *Server) envelope(phoneID string, v whatsapp.WebhookValue) whatsapp.WebhookPayload {

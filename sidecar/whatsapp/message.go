@@ -31,8 +31,8 @@ const (
 // minus the envelope fields that SendRequest adds.
 type Message struct {
 	// To is the recipient's phone number, E.164 with "+" (see package phone).
-	To   string      `json:"to"`
-	Type MessageType `json:"type"`
+	To   string      `json:"to,omitempty"`
+	Type MessageType `json:"type,omitempty"`
 	// BizOpaqueCallbackData is echoed back by Meta in the status webhooks of
 	// this message (D: messages/send-messages). At most 512 characters.
 	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`

@@ -132,10 +132,10 @@ type InboundMedia struct {
 	Filename string `json:"filename,omitempty"`
 	// URL is the download URL, in newer payloads only.
 	URL string `json:"url,omitempty"`
-	// Voice is true for voice notes (audio).
-	Voice bool `json:"voice,omitempty"`
-	// Animated is true for animated stickers.
-	Animated bool `json:"animated,omitempty"`
+	// Voice is set on audio: true for voice notes.
+	Voice *bool `json:"voice,omitempty"`
+	// Animated is set on stickers: true for animated ones.
+	Animated *bool `json:"animated,omitempty"`
 }
 
 // InboundReaction is a reaction by a user; Emoji is omitted when the
