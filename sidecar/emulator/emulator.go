@@ -74,6 +74,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock, for the 24 h window; default time.Now.
 	Now func() time.Time
+	// OnRequest, if set, is called when a Graph API request has been read,
+	// before the latency: a readiness signal for tests.
+	OnRequest func(r *http.Request)
 }
 
 // Knobs change the emulator's behaviour at run time.

@@ -50,9 +50,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, parts []string) {
 	k := s.knobs.Load()
-	if err := s.delay(r.Context(), k); err != nil {
-		return
-	}
 	var body []byte
 	if r.Body != nil && r.Method == http.MethodPost && !strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
 		var err error
@@ -61,6 +58,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, parts []stri
 			s.graphError(w, r, body, http.StatusBadRequest, errInvalidParameter("request body too large or unreadable"))
 			return
 		}
+	}
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(r)
+	}
+	if err := s.delay(r.Context(), k); err != nil {
+		return
 	}
 	if ge, status, ok := s.checkAuth(r); !ok {
 		s.graphError(w, r, body, status, ge)

@@ -32,7 +32,8 @@ const (
 
 // webhook is one delivery received by the test receiver.
 type webhook struct {
-	raw     []byte
+	raw       []byte
+	signature string
 	payload whatsapp.WebhookPayload
 }
 
@@ -63,7 +64,7 @@ func newReceiver(t *testing.T) *receiver {
 		if err := json.Unmarshal(body, &p); err != nil {
 			t.Errorf("webhook body is not a payload: %v", err)
 		}
-		r.ch <- webhook{raw: body, payload: p}
+		r.ch <- webhook{raw: body, signature: req.Header.Get(whatsapp.SignatureHeader), payload: p}
 	}))
 	t.Cleanup(r.srv.Close)
 	return r
