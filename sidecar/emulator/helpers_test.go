@@ -34,7 +34,7 @@ const (
 type webhook struct {
 	raw       []byte
 	signature string
-	payload whatsapp.WebhookPayload
+	payload   whatsapp.WebhookPayload
 }
 
 // receiver is the test's webhook endpoint; it checks every signature.

@@ -94,7 +94,7 @@ func (c *Client) UploadMedia(ctx context.Context, phoneNumberID, filename, mimeT
 	_ = w.WriteField("messaging_product", "whatsapp")
 	_ = w.WriteField("type", mimeType)
 	h := make(textproto.MIMEHeader)
-	h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": filename}))
+	h.Set("Content-Disposition", `form-data; name="file"; filename="`+quoteEscaper.Replace(filename)+`"`)
 	h.Set("Content-Type", mimeType)
 	part, err := w.CreatePart(h)
 	if err != nil {
@@ -120,6 +120,8 @@ func (c *Client) UploadMedia(ctx context.Context, phoneNumberID, filename, mimeT
 	}
 	return resp.ID, nil
 }
+
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
 
 // MediaInfo is the answer of GET /{media-id}: URL is valid 5 minutes and is
 // downloaded with DownloadMedia.
