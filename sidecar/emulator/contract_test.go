@@ -275,8 +275,20 @@ func TestContractErrors(t *testing.T) {
 
 func rawPost(t *testing.T, url, token, body string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	return rawDo(t, http.MethodPost, url, token, strings.NewReader(body))
+}
+
+func rawGet(t *testing.T, url, token string) (int, []byte) {
+	t.Helper()
+	return rawDo(t, http.MethodGet, url, token, nil)
+}
+
+func rawDo(t *testing.T, method, url, token string, body io.Reader) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, body)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -328,20 +340,4 @@ func TestContractMediaAndTemplates(t *testing.T) {
 		t.Fatalf("templates page 2: %d %s", status, page)
 	}
 	assertSameShape(t, "responses/message_templates_page.json", page)
-}
-
-func rawGet(t *testing.T, url, token string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	http.DefaultClient.CloseIdleConnections()
-	return resp.StatusCode, out
 }
