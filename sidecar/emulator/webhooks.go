@@ -71,6 +71,11 @@ func newWebhooks(s *Server) *webhooks {
 }
 
 func (wh *webhooks) start() {
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	if wh.closed {
+		return
+	}
 	wh.wg.Add(1 + wh.s.cfg.WebhookWorkers)
 	go wh.schedule()
 	for range wh.s.cfg.WebhookWorkers {
