@@ -1,5 +1,12 @@
 package whatsapp
 
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
 // MessageType is the "type" of an outbound message.
 type MessageType string
 
@@ -367,4 +374,35 @@ func BodyParameters(texts ...string) TemplateComponent {
 		ps[i] = TemplateParameter{Type: "text", Text: t}
 	}
 	return TemplateComponent{Type: ComponentBody, Parameters: ps}
+}
+
+// UnmarshalJSON accepts coordinates as JSON numbers (inbound webhooks, the
+// request examples) or as strings (older request examples, which Meta still
+// accepts; D: messages/location-messages).
+func (l *Location) UnmarshalJSON(b []byte) error {
+	type plain Location
+	var aux struct {
+		plain
+		Latitude  json.RawMessage `json:"latitude"`
+		Longitude json.RawMessage `json:"longitude"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*l = Location(aux.plain)
+	var err error
+	if l.Latitude, err = parseCoordinate(aux.Latitude); err != nil {
+		return fmt.Errorf("latitude: %w", err)
+	}
+	if l.Longitude, err = parseCoordinate(aux.Longitude); err != nil {
+		return fmt.Errorf("longitude: %w", err)
+	}
+	return nil
+}
+
+func parseCoordinate(raw json.RawMessage) (float64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	return strconv.ParseFloat(strings.Trim(string(raw), `"`), 64)
 }

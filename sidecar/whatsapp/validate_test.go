@@ -161,6 +161,20 @@ func TestValidateRejects(t *testing.T) {
 	}
 }
 
+func TestLocationAcceptsStringCoordinates(t *testing.T) {
+	t.Parallel()
+	var l Location
+	if err := json.Unmarshal([]byte(`{"latitude":"37.44216251868683","longitude":-122.16,"name":"Philz Coffee"}`), &l); err != nil {
+		t.Fatal(err)
+	}
+	if l.Latitude != 37.44216251868683 || l.Longitude != -122.16 || l.Name != "Philz Coffee" {
+		t.Fatalf("%+v", l)
+	}
+	if err := json.Unmarshal([]byte(`{"latitude":"north"}`), &l); err == nil {
+		t.Fatal("non-numeric latitude accepted")
+	}
+}
+
 // FuzzValidate: Validate never panics, and a valid message stays valid
 // through its JSON form (what the emulator decodes).
 func FuzzValidate(f *testing.F) {
