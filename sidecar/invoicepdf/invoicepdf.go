@@ -1,0 +1,112 @@
+// Package invoicepdf finds an invoice's PDF the way a user would get it from Odoo:
+// the PDF Odoo already stored as an attachment (in the database or in its filestore),
+// else Odoo's own report over HTTP when Odoo's URL and credentials are configured,
+// else a clean PDF rendered here (company, customer, lines, taxes, totals, due date).
+// The sender uploads it to Meta and sends it by media id, so no public URL is needed.
+package invoicepdf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooweb"
+)
+
+// PDF is an invoice document.
+type PDF struct {
+	Filename string // INV_2026_00005.pdf, as Odoo names the attachment
+	Data     []byte
+	Origin   string // attachment, filestore, odoo_report or rendered
+}
+
+// Source finds invoice PDFs.
+type Source struct {
+	// DataDir is Odoo's data_dir; attachments live in DataDir/filestore/<db>/.
+	DataDir string
+	// Odoo, when set, renders Odoo's own report over HTTP.
+	Odoo *odooweb.Client
+	// Report is Odoo's report name; empty means account.report_invoice.
+	Report string
+	Logger *slog.Logger
+}
+
+// Filename is Odoo's attachment name for an invoice: its name with / replaced by _.
+func Filename(invoiceName string) string {
+	if invoiceName == "" || invoiceName == "/" {
+		invoiceName = "INV"
+	}
+	return strings.ReplaceAll(invoiceName, "/", "_") + ".pdf"
+}
+
+const attachmentQuery = `
+SELECT name, db_datas, COALESCE(store_fname, ''), current_database()
+FROM ir_attachment
+WHERE res_model = 'account.move' AND res_id = $1 AND mimetype = 'application/pdf'
+  AND (res_field IS NULL)
+ORDER BY (name = $2) DESC, id DESC
+LIMIT 1`
+
+// Invoice returns the PDF of invoice id.
+func (s *Source) Invoice(ctx context.Context, q odoo.DBTX, id int) (PDF, error) {
+	inv, found, err := odoo.GetInvoice(ctx, q, id)
+	if err != nil {
+		return PDF{}, err
+	}
+	if !found {
+		return PDF{}, fmt.Errorf("invoice %d: not found", id)
+	}
+	filename := Filename(inv.Name)
+	logger := s.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	var name, storeFname, dbName string
+	var dbData []byte
+	err = q.QueryRow(ctx, attachmentQuery, id, filename).Scan(&name, &dbData, &storeFname, &dbName)
+	switch {
+	case err == nil && len(dbData) > 0:
+		return PDF{Filename: filename, Data: dbData, Origin: "attachment"}, nil
+	case err == nil && storeFname != "" && s.DataDir != "":
+		path := filepath.Join(s.DataDir, "filestore", dbName, filepath.FromSlash(storeFname))
+		data, rerr := os.ReadFile(path)
+		if rerr == nil {
+			return PDF{Filename: filename, Data: data, Origin: "filestore"}, nil
+		}
+		logger.Warn("invoice attachment missing from the filestore", "invoice", inv.Name, "path", path, "err", rerr)
+	case err != nil && !isNoRows(err):
+		return PDF{}, fmt.Errorf("look up the PDF of %s: %w", inv.Name, err)
+	}
+
+	if s.Odoo != nil {
+		report := s.Report
+		if report == "" {
+			report = "account.report_invoice"
+		}
+		data, rerr := s.Odoo.ReportPDF(ctx, report, id)
+		if rerr == nil {
+			return PDF{Filename: filename, Data: data, Origin: "odoo_report"}, nil
+		}
+		logger.Warn("Odoo could not render the invoice, rendering it here", "invoice", inv.Name, "err", rerr)
+	}
+
+	lines, err := odoo.InvoiceLines(ctx, q, id)
+	if err != nil {
+		return PDF{}, err
+	}
+	data, err := Render(inv, lines)
+	if err != nil {
+		return PDF{}, fmt.Errorf("render %s: %w", inv.Name, err)
+	}
+	return PDF{Filename: filename, Data: data, Origin: "rendered"}, nil
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

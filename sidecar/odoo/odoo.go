@@ -1,0 +1,295 @@
+// Package odoo reads and writes Odoo 16's own rows the way its ORM does: orders,
+// invoices, partners and currencies read after commit (final names and amounts), the
+// sidecar's x_whatsapp_* flags written in short statements under a lock timeout, and
+// chatter notes as message_post writes them. It knows Odoo's tables, nothing of
+// WhatsApp.
+package odoo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DBTX is a pool, a connection or a transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Currency is a res_currency row.
+type Currency struct {
+	ID       int
+	Name     string // ISO code: XOF, EUR
+	Symbol   string
+	Position string // before or after
+	Decimals int
+}
+
+// Partner is a res_partner row with what messaging needs.
+type Partner struct {
+	ID      int
+	Name    string
+	Mobile  string
+	Phone   string
+	Country string // ISO code of the partner's country, "" if unset
+	OptOut  bool
+}
+
+// Company is a res_company row.
+type Company struct {
+	ID      int
+	Name    string
+	Country string
+}
+
+// Line is an order or invoice line (products only, not sections, notes or taxes).
+type Line struct {
+	Name      string
+	Quantity  *big.Rat
+	UoM       string
+	PriceUnit *big.Rat
+	Subtotal  *big.Rat // untaxed
+	Total     *big.Rat // taxed
+}
+
+// Order is a sale_order row read after commit.
+type Order struct {
+	ID        int
+	Name      string
+	State     string
+	Company   Company
+	Partner   Partner
+	Currency  Currency
+	Untaxed   *big.Rat
+	Tax       *big.Rat
+	Total     *big.Rat
+	Validated bool // x_whatsapp_validated: confirmed by the customer's click
+	Rejected  bool // x_whatsapp_rejected
+}
+
+// Invoice is an account_move row (customer invoice or refund) read after commit.
+type Invoice struct {
+	ID            int
+	Name          string
+	State         string
+	MoveType      string
+	PaymentState  string
+	Origin        string
+	InvoiceDate   string // YYYY-MM-DD, "" if unset
+	DueDate       string // YYYY-MM-DD, "" if unset
+	Company       Company
+	Partner       Partner
+	Currency      Currency
+	Untaxed       *big.Rat
+	Tax           *big.Rat
+	Total         *big.Rat
+	Residual      *big.Rat
+	ReminderCount int
+}
+
+// parseAmount reads a numeric's text form; NULL and junk read as zero.
+func parseAmount(s *string) *big.Rat {
+	r := new(big.Rat)
+	if s != nil {
+		if _, ok := r.SetString(*s); !ok {
+			r.SetInt64(0)
+		}
+	}
+	return r
+}
+
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// partnerColumns selects a partner p, its country and opt-out flag.
+const partnerColumns = `p.id, COALESCE(p.name, ''), COALESCE(p.mobile, ''), COALESCE(p.phone, ''),
+	COALESCE(pc.code, ''), COALESCE(p.x_whatsapp_opt_out, false)`
+
+const companyColumns = `co.id, co.name, COALESCE(cc.code, '')`
+
+const currencyColumns = `cur.id, cur.name, cur.symbol, COALESCE(cur.position, 'after'), COALESCE(cur.decimal_places, 2)`
+
+const ordersQuery = `
+SELECT o.id, o.name, COALESCE(o.state, 'draft'),
+       ` + companyColumns + `, ` + partnerColumns + `, ` + currencyColumns + `,
+       o.amount_untaxed::text, o.amount_tax::text, o.amount_total::text,
+       COALESCE(o.x_whatsapp_validated, false), COALESCE(o.x_whatsapp_rejected, false)
+FROM sale_order o
+JOIN res_partner p ON p.id = o.partner_id
+LEFT JOIN res_country pc ON pc.id = p.country_id
+JOIN res_company co ON co.id = o.company_id
+LEFT JOIN res_partner cp ON cp.id = co.partner_id
+LEFT JOIN res_country cc ON cc.id = cp.country_id
+JOIN res_currency cur ON cur.id = COALESCE(o.currency_id, co.currency_id)
+WHERE o.id = ANY($1)`
+
+// Orders reads the orders with the given ids; missing ids are absent from the map.
+func Orders(ctx context.Context, q DBTX, ids []int) (map[int]*Order, error) {
+	rows, err := q.Query(ctx, ordersQuery, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read orders: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int]*Order, len(ids))
+	for rows.Next() {
+		o := &Order{}
+		var untaxed, tax, total *string
+		if err := rows.Scan(&o.ID, &o.Name, &o.State,
+			&o.Company.ID, &o.Company.Name, &o.Company.Country,
+			&o.Partner.ID, &o.Partner.Name, &o.Partner.Mobile, &o.Partner.Phone, &o.Partner.Country, &o.Partner.OptOut,
+			&o.Currency.ID, &o.Currency.Name, &o.Currency.Symbol, &o.Currency.Position, &o.Currency.Decimals,
+			&untaxed, &tax, &total, &o.Validated, &o.Rejected); err != nil {
+			return nil, fmt.Errorf("read orders: %w", err)
+		}
+		o.Untaxed, o.Tax, o.Total = parseAmount(untaxed), parseAmount(tax), parseAmount(total)
+		out[o.ID] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read orders: %w", err)
+	}
+	return out, nil
+}
+
+const invoicesQuery = `
+SELECT m.id, COALESCE(m.name, '/'), m.state, m.move_type, COALESCE(m.payment_state, ''), COALESCE(m.invoice_origin, ''),
+       COALESCE(to_char(m.invoice_date, 'YYYY-MM-DD'), ''), COALESCE(to_char(m.invoice_date_due, 'YYYY-MM-DD'), ''),
+       ` + companyColumns + `, ` + partnerColumns + `, ` + currencyColumns + `,
+       m.amount_untaxed::text, m.amount_tax::text, m.amount_total::text, m.amount_residual::text,
+       COALESCE(m.x_whatsapp_unpaid_reminder_count, 0)
+FROM account_move m
+JOIN res_partner p ON p.id = m.partner_id
+LEFT JOIN res_country pc ON pc.id = p.country_id
+JOIN res_company co ON co.id = m.company_id
+LEFT JOIN res_partner cp ON cp.id = co.partner_id
+LEFT JOIN res_country cc ON cc.id = cp.country_id
+JOIN res_currency cur ON cur.id = m.currency_id
+WHERE m.id = ANY($1)`
+
+// Invoices reads the moves with the given ids; missing ids (or moves without a
+// partner) are absent from the map.
+func Invoices(ctx context.Context, q DBTX, ids []int) (map[int]*Invoice, error) {
+	rows, err := q.Query(ctx, invoicesQuery, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read invoices: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int]*Invoice, len(ids))
+	for rows.Next() {
+		m := &Invoice{}
+		var untaxed, tax, total, residual *string
+		if err := rows.Scan(&m.ID, &m.Name, &m.State, &m.MoveType, &m.PaymentState, &m.Origin,
+			&m.InvoiceDate, &m.DueDate,
+			&m.Company.ID, &m.Company.Name, &m.Company.Country,
+			&m.Partner.ID, &m.Partner.Name, &m.Partner.Mobile, &m.Partner.Phone, &m.Partner.Country, &m.Partner.OptOut,
+			&m.Currency.ID, &m.Currency.Name, &m.Currency.Symbol, &m.Currency.Position, &m.Currency.Decimals,
+			&untaxed, &tax, &total, &residual, &m.ReminderCount); err != nil {
+			return nil, fmt.Errorf("read invoices: %w", err)
+		}
+		m.Untaxed, m.Tax, m.Total, m.Residual = parseAmount(untaxed), parseAmount(tax), parseAmount(total), parseAmount(residual)
+		out[m.ID] = m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read invoices: %w", err)
+	}
+	return out, nil
+}
+
+// GetOrder reads one order; found is false when it does not exist.
+func GetOrder(ctx context.Context, q DBTX, id int) (order *Order, found bool, err error) {
+	orders, err := Orders(ctx, q, []int{id})
+	if err != nil {
+		return nil, false, err
+	}
+	order, found = orders[id]
+	return order, found, nil
+}
+
+// GetInvoice reads one invoice; found is false when it does not exist.
+func GetInvoice(ctx context.Context, q DBTX, id int) (invoice *Invoice, found bool, err error) {
+	invoices, err := Invoices(ctx, q, []int{id})
+	if err != nil {
+		return nil, false, err
+	}
+	invoice, found = invoices[id]
+	return invoice, found, nil
+}
+
+const partnerQuery = `
+SELECT ` + partnerColumns + `
+FROM res_partner p LEFT JOIN res_country pc ON pc.id = p.country_id
+WHERE p.id = $1`
+
+// GetPartner reads one partner; found is false when it does not exist.
+func GetPartner(ctx context.Context, q DBTX, id int) (partner Partner, found bool, err error) {
+	err = q.QueryRow(ctx, partnerQuery, id).Scan(&partner.ID, &partner.Name, &partner.Mobile, &partner.Phone, &partner.Country, &partner.OptOut)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Partner{}, false, nil
+	}
+	if err != nil {
+		return Partner{}, false, fmt.Errorf("read partner %d: %w", id, err)
+	}
+	return partner, true, nil
+}
+
+// Number is the partner's number to message: mobile first, then phone, as Odoo's
+// phone_sanitized picks it.
+func (p Partner) Number() string {
+	if m := strings.TrimSpace(p.Mobile); m != "" {
+		return m
+	}
+	return strings.TrimSpace(p.Phone)
+}
+
+const orderLinesQuery = `
+SELECT l.name, l.product_uom_qty::text, COALESCE(u.name->>'fr_FR', u.name->>'en_US', ''), l.price_unit::text,
+       l.price_subtotal::text, l.price_total::text
+FROM sale_order_line l LEFT JOIN uom_uom u ON u.id = l.product_uom
+WHERE l.order_id = $1 AND l.display_type IS NULL
+ORDER BY l.sequence, l.id`
+
+// OrderLines reads an order's product lines.
+func OrderLines(ctx context.Context, q DBTX, orderID int) ([]Line, error) {
+	return lines(ctx, q, orderLinesQuery, orderID)
+}
+
+const invoiceLinesQuery = `
+SELECT COALESCE(l.name, ''), COALESCE(l.quantity, 0)::text, COALESCE(u.name->>'fr_FR', u.name->>'en_US', ''), l.price_unit::text,
+       l.price_subtotal::text, l.price_total::text
+FROM account_move_line l LEFT JOIN uom_uom u ON u.id = l.product_uom_id
+WHERE l.move_id = $1 AND l.display_type = 'product'
+ORDER BY l.sequence, l.id`
+
+// InvoiceLines reads an invoice's product lines.
+func InvoiceLines(ctx context.Context, q DBTX, invoiceID int) ([]Line, error) {
+	return lines(ctx, q, invoiceLinesQuery, invoiceID)
+}
+
+func lines(ctx context.Context, q DBTX, query string, id int) ([]Line, error) {
+	rows, err := q.Query(ctx, query, id)
+	if err != nil {
+		return nil, fmt.Errorf("read lines of %d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []Line
+	for rows.Next() {
+		var l Line
+		var qty, unit, subtotal, total *string
+		if err := rows.Scan(&l.Name, &qty, &l.UoM, &unit, &subtotal, &total); err != nil {
+			return nil, fmt.Errorf("read lines of %d: %w", id, err)
+		}
+		l.Quantity, l.PriceUnit, l.Subtotal, l.Total = parseAmount(qty), parseAmount(unit), parseAmount(subtotal), parseAmount(total)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
