@@ -1,0 +1,384 @@
+// Package compose turns captured Odoo changes (whatsapp_sidecar.event rows written
+// by the triggers) into queued whatsapp_message rows. It reads each record after
+// Odoo's commit, decides whether the customer is notified (active account for the
+// record's company, its auto-send switches, flags, phone number, opt-out), and queues
+// the message, in the same short transaction that deletes the event: an event is
+// either composed once or still waiting, whatever crashes.
+package compose
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
+)
+
+// Composer drains the event queue.
+type Composer struct {
+	Pool     *pgxpool.Pool
+	Accounts *accounts.Registry
+	Logger   *slog.Logger
+	Metrics  *Metrics
+	// Bell wakes the composer (the listener rings it on 'event').
+	Bell listen.Bell
+	// BatchSize events per transaction; zero means 200.
+	BatchSize int
+	// PollInterval is the safety net when a notification is lost; zero means 30s.
+	PollInterval time.Duration
+	// MaxAttempts before an event is parked (available_at = infinity); zero means 10.
+	MaxAttempts int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Metrics of the composer.
+type Metrics struct {
+	events   *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+// NewMetrics registers the composer's metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "events", Name: "processed_total",
+			Help: "Captured Odoo changes processed, by kind and outcome (queued, or why nothing was sent).",
+		}, []string{"kind", "outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metrics.Namespace, Subsystem: "events", Name: "batch_duration_seconds",
+			Help:    "Time to compose one batch of events, transaction included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+	reg.MustRegister(m.events, m.duration)
+	return m
+}
+
+func (c *Composer) defaults() {
+	if c.BatchSize == 0 {
+		c.BatchSize = 200
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 30 * time.Second
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 10
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Bell == nil {
+		c.Bell = listen.NewBell()
+	}
+}
+
+// Run composes until ctx ends: whenever the bell rings, and every PollInterval.
+func (c *Composer) Run(ctx context.Context) error {
+	c.defaults()
+	ticker := time.NewTicker(c.PollInterval)
+	defer ticker.Stop()
+	for {
+		if _, err := c.Drain(ctx); err != nil && ctx.Err() == nil {
+			c.Logger.Warn("composing notifications", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.Bell:
+		case <-ticker.C:
+		}
+	}
+}
+
+// Drain processes due events until none is left, and returns how many it processed.
+func (c *Composer) Drain(ctx context.Context) (int, error) {
+	c.defaults()
+	total := 0
+	for {
+		n, err := c.batch(ctx)
+		total += n
+		if err != nil || n < c.BatchSize {
+			return total, err
+		}
+	}
+}
+
+type event struct {
+	ID       int64
+	Model    string
+	ResID    int
+	Kind     string
+	OldValue string
+	NewValue string
+	Attempts int
+}
+
+const claimEvents = `
+SELECT id, model, res_id, kind, COALESCE(old_value, ''), COALESCE(new_value, ''), attempts
+FROM whatsapp_sidecar.event
+WHERE available_at <= now()
+ORDER BY id
+LIMIT $1
+FOR UPDATE SKIP LOCKED`
+
+// batch composes one batch in one transaction. When the batch fails, each of its
+// events is retried alone, so one bad event cannot hold back the others.
+func (c *Composer) batch(ctx context.Context) (int, error) {
+	start := time.Now()
+	var events []event
+	err := pgx.BeginFunc(ctx, c.Pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, claimEvents, c.BatchSize)
+		if err != nil {
+			return fmt.Errorf("claim events: %w", err)
+		}
+		events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[event])
+		if err != nil {
+			return fmt.Errorf("claim events: %w", err)
+		}
+		return c.process(ctx, tx, events)
+	})
+	if c.Metrics != nil && len(events) > 0 {
+		c.Metrics.duration.Observe(time.Since(start).Seconds())
+	}
+	if err == nil || ctx.Err() != nil || len(events) == 0 {
+		return len(events), err
+	}
+	c.Logger.Warn("composing a batch failed, retrying its events one by one", "events", len(events), "err", err)
+	for _, e := range events {
+		if err := pgx.BeginFunc(ctx, c.Pool, func(tx pgx.Tx) error {
+			var locked bool
+			if err := tx.QueryRow(ctx, `SELECT true FROM whatsapp_sidecar.event WHERE id = $1 FOR UPDATE SKIP LOCKED`, e.ID).Scan(&locked); err != nil {
+				return nil // done or taken by a replica meanwhile
+			}
+			return c.process(ctx, tx, []event{e})
+		}); err != nil {
+			c.park(ctx, e, err)
+		}
+	}
+	return len(events), nil
+}
+
+// park delays a failing event with a growing backoff, and gives up after
+// MaxAttempts (the event stays in the queue, with its error, for an operator).
+func (c *Composer) park(ctx context.Context, e event, cause error) {
+	attempts := e.Attempts + 1
+	next := c.Now().Add(time.Duration(1<<min(attempts, 12)) * time.Second)
+	if attempts >= c.MaxAttempts {
+		next = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+		c.Logger.Error("giving up on an event", "event", e.ID, "kind", e.Kind, "model", e.Model, "res_id", e.ResID, "err", cause)
+		c.count(e.Kind, "failed")
+	}
+	_, err := c.Pool.Exec(ctx, `UPDATE whatsapp_sidecar.event SET attempts = $2, available_at = $3, last_error = $4 WHERE id = $1`,
+		e.ID, attempts, next, cause.Error())
+	if err != nil {
+		c.Logger.Warn("recording a failed event", "event", e.ID, "err", err)
+	}
+}
+
+func (c *Composer) count(kind, outcome string) {
+	if c.Metrics != nil {
+		c.Metrics.events.WithLabelValues(kind, outcome).Inc()
+	}
+}
+
+// process decides and queues the messages of events, then deletes them, in tx.
+func (c *Composer) process(ctx context.Context, tx pgx.Tx, events []event) error {
+	var orderIDs, invoiceIDs []int
+	for _, e := range events {
+		switch e.Model {
+		case "sale.order":
+			orderIDs = append(orderIDs, e.ResID)
+		case "account.move":
+			invoiceIDs = append(invoiceIDs, e.ResID)
+		}
+	}
+	orders, err := odoo.Orders(ctx, tx, orderIDs)
+	if err != nil {
+		return err
+	}
+	invoices, err := odoo.Invoices(ctx, tx, invoiceIDs)
+	if err != nil {
+		return err
+	}
+	var msgs []outbox.Message
+	var notes []odoo.Note
+	ids := make([]int64, 0, len(events))
+	today := c.Now()
+	for _, e := range events {
+		ids = append(ids, e.ID)
+		d := c.decide(e, orders, invoices, today)
+		if d.skip != "" {
+			c.count(e.Kind, d.skip)
+			continue
+		}
+		for i := range d.msgs {
+			d.msgs[i].DedupKey = d.dedup
+			c.address(&d.msgs[i], d.partner, d.company, d.account)
+			if d.msgs[i].Status == outbox.StatusFailed {
+				notes = append(notes, odoo.Note{Model: d.msgs[i].ResModel, ResID: d.msgs[i].ResID, RecordName: d.record,
+					BodyHTML: "<p>WhatsApp non envoyé : " + odoo.EscapeHTML(d.msgs[i].ErrorMessage) + "</p>"})
+				break // one failed row says it; no point queueing its follow-ups
+			}
+		}
+		msgs = append(msgs, d.msgs...)
+		c.count(e.Kind, "queued")
+	}
+	if _, err := outbox.Enqueue(ctx, tx, msgs...); err != nil {
+		return err
+	}
+	if err := odoo.PostNotes(ctx, tx, notes, today); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM whatsapp_sidecar.event WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("delete composed events: %w", err)
+	}
+	return nil
+}
+
+// decision is what one event becomes.
+type decision struct {
+	skip    string // why nothing is sent; a bounded metric label
+	msgs    []outbox.Message
+	dedup   string
+	partner odoo.Partner
+	company odoo.Company
+	account *accounts.Account
+	record  string
+}
+
+func (c *Composer) decide(e event, orders map[int]*odoo.Order, invoices map[int]*odoo.Invoice, today time.Time) decision {
+	switch e.Model {
+	case "sale.order":
+		o := orders[e.ResID]
+		if o == nil {
+			return decision{skip: "no_record"}
+		}
+		a := c.Accounts.ForCompany(o.Company.ID)
+		if a == nil {
+			return decision{skip: "no_account"}
+		}
+		d := decision{partner: o.Partner, company: o.Company, account: a, record: o.Name}
+		if o.Partner.OptOut {
+			return decision{skip: "opted_out"}
+		}
+		switch e.Kind {
+		case "order_created":
+			if !a.AutoSendOrderCreation {
+				return decision{skip: "disabled"}
+			}
+			if o.State == "cancel" {
+				return decision{skip: "stale"}
+			}
+			d.msgs, d.dedup = []outbox.Message{notify.OrderCreated(a, o, notify.KindOrderCreated)}, "created"
+		case "order_state":
+			if o.State != e.NewValue {
+				return decision{skip: "stale"} // a later event tells the current state
+			}
+			if !a.AutoSendOrderState {
+				return decision{skip: "disabled"}
+			}
+			switch {
+			case e.NewValue == "sale" && !o.Validated:
+				d.msgs = []outbox.Message{notify.OrderState(a, o, notify.KindOrderConfirmed)}
+			case e.NewValue == "cancel" && !o.Rejected:
+				d.msgs = []outbox.Message{notify.OrderState(a, o, notify.KindOrderCancelled)}
+			default:
+				// Other states, or a change the customer made themselves by
+				// clicking: the click's answer already told them.
+				return decision{skip: "not_notified"}
+			}
+			d.dedup = e.NewValue
+		default:
+			return decision{skip: "unknown_kind"}
+		}
+		return d
+	case "account.move":
+		inv := invoices[e.ResID]
+		if inv == nil {
+			return decision{skip: "no_record"}
+		}
+		if inv.MoveType != "out_invoice" && inv.MoveType != "out_refund" {
+			return decision{skip: "not_customer"}
+		}
+		a := c.Accounts.ForCompany(inv.Company.ID)
+		if a == nil {
+			return decision{skip: "no_account"}
+		}
+		if inv.Partner.OptOut {
+			return decision{skip: "opted_out"}
+		}
+		if inv.State != "posted" {
+			return decision{skip: "stale"}
+		}
+		d := decision{partner: inv.Partner, company: inv.Company, account: a, record: inv.Name}
+		switch e.Kind {
+		case "invoice_posted":
+			if !a.AutoSendInvoice {
+				return decision{skip: "disabled"}
+			}
+			d.msgs = []outbox.Message{notify.InvoiceDocument(a, inv, notify.KindInvoicePosted, today)}
+			if inv.MoveType == "out_invoice" && inv.Residual.Sign() > 0 {
+				d.msgs = append(d.msgs, notify.InvoiceButtons(a, inv, today))
+			}
+			d.dedup = "posted"
+		case "invoice_residual":
+			if !a.AutoSendInvoiceResidual || inv.MoveType != "out_invoice" {
+				return decision{skip: "disabled"}
+			}
+			old, ok := new(big.Rat).SetString(e.OldValue)
+			if !ok || old.Cmp(inv.Residual) <= 0 {
+				return decision{skip: "not_notified"} // no payment: residual grew (reversal) or unreadable
+			}
+			if !sameAmount(e.NewValue, inv.Residual) {
+				return decision{skip: "stale"} // another payment followed; its event tells
+			}
+			d.msgs, d.dedup = []outbox.Message{notify.InvoiceResidual(a, inv, old, today)}, "residual:"+inv.Residual.FloatString(inv.Currency.Decimals)
+		case "invoice_reminder":
+			if inv.Residual.Sign() <= 0 {
+				return decision{skip: "stale"}
+			}
+			d.msgs, d.dedup = []outbox.Message{notify.InvoiceReminder(a, inv, today)}, "reminder:"+e.NewValue
+		default:
+			return decision{skip: "unknown_kind"}
+		}
+		return d
+	}
+	return decision{skip: "unknown_model"}
+}
+
+func sameAmount(text string, r *big.Rat) bool {
+	v, ok := new(big.Rat).SetString(text)
+	return ok && v.Cmp(r) == 0
+}
+
+// address resolves the recipient's E.164 number from the partner's mobile (else
+// phone) and country, the company's country, then the account's default; a partner
+// without a usable number makes a failed row that says why, visible in Odoo.
+func (c *Composer) address(m *outbox.Message, p odoo.Partner, co odoo.Company, a *accounts.Account) {
+	num, err := phone.Normalize(p.Number(), p.Country, co.Country, a.DefaultRegion)
+	if err != nil {
+		m.Status = outbox.StatusFailed
+		m.ErrorMessage = notify.NoNumberError(p, err)
+		return
+	}
+	m.Phone = num.E164
+}
+
+// EventKinds are the kinds the composer knows, for documentation and metrics.
+var EventKinds = []string{"order_created", "order_state", "invoice_posted", "invoice_residual", "invoice_reminder"}
