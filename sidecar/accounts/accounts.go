@@ -287,7 +287,8 @@ func (r *Registry) All() []*Account {
 }
 
 // ForCompany returns the account that sends for companyID: the active config of
-// that company, else one with no company; nil when there is none.
+// that company, else one with no company; nil when there is none. Company 0 (a
+// message about no record) takes the first account.
 func (r *Registry) ForCompany(companyID int) *Account {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -299,6 +300,9 @@ func (r *Registry) ForCompany(companyID int) *Account {
 		if a.CompanyID == 0 && anyCompany == nil {
 			anyCompany = a
 		}
+	}
+	if anyCompany == nil && companyID == 0 && len(r.accounts) > 0 {
+		return r.accounts[0]
 	}
 	return anyCompany
 }

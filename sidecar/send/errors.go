@@ -29,7 +29,7 @@ func (s *Sender) sendError(ctx context.Context, p outbox.Pending, acc *accounts.
 			s.failed(ctx, p, request, fmt.Errorf("%s (gave up after %d attempts)", msg, p.Attempts))
 			return
 		}
-		s.retry(ctx, p, s.Now().Add(backoff(p.Attempts)), code, msg, "transient")
+		s.retry(ctx, p, s.Now().Add(s.Backoff(p.Attempts)), code, msg, "transient")
 	case whatsapp.ClassOutcomeUnknown:
 		// Meta may have accepted it: leave the row 'sending' until its lease ends;
 		// the status webhook (biz_opaque_callback_data = row id) settles it before.

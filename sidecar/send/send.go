@@ -51,9 +51,13 @@ type Sender struct {
 	PairBurst    int
 	// SendTimeout bounds one send (upload included); zero means 60s.
 	SendTimeout time.Duration
+	// Backoff is the wait before retry n of a transient error; nil means
+	// exponential with jitter, 5 s to 30 min.
+	Backoff func(attempt int) time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
+	once    sync.Once
 	mu      sync.Mutex
 	lanes   map[string]*lane
 	pairs   map[string]*rate.Limiter
@@ -62,7 +66,9 @@ type Sender struct {
 	results chan result
 }
 
-func (s *Sender) defaults() {
+func (s *Sender) defaults() { s.once.Do(s.setDefaults) }
+
+func (s *Sender) setDefaults() {
 	if s.Concurrency == 0 {
 		s.Concurrency = 256
 	}
@@ -90,6 +96,9 @@ func (s *Sender) defaults() {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	if s.Backoff == nil {
+		s.Backoff = backoff
+	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -99,7 +108,6 @@ func (s *Sender) defaults() {
 	s.lanes = map[string]*lane{}
 	s.pairs = map[string]*rate.Limiter{}
 	s.free = make(chan struct{}, 1)
-	s.results = make(chan result, 1024)
 }
 
 // lane serialises one customer's messages: they go out in queue order, paced.
@@ -112,11 +120,8 @@ type lane struct {
 // send cut short stays 'sending' and its lease makes it safe).
 func (s *Sender) Run(ctx context.Context) error {
 	s.defaults()
-	recorderDone := make(chan struct{})
-	go func() {
-		defer close(recorderDone)
-		s.record(context.WithoutCancel(ctx))
-	}()
+	stopRecorder := s.startRecorder(ctx)
+	defer stopRecorder()
 	// Sends outlive ctx: a message half sent is finished, not abandoned.
 	work := context.WithoutCancel(ctx)
 	poll := time.NewTicker(s.PollInterval)
@@ -147,10 +152,46 @@ func (s *Sender) Run(ctx context.Context) error {
 		case <-nextDue:
 		}
 	}
-	s.wg.Wait()
-	close(s.results)
-	<-recorderDone
 	return nil
+}
+
+// Drain sends every row due now, waits for the answers and records them: one pass
+// of Run, for tests and the CLI. Do not call it while Run runs.
+func (s *Sender) Drain(ctx context.Context) (int, error) {
+	s.defaults()
+	stopRecorder := s.startRecorder(ctx)
+	defer stopRecorder()
+	total := 0
+	for {
+		batch, err := outbox.Claim(ctx, s.Pool, s.BatchSize, s.Lease)
+		if err != nil {
+			return total, err
+		}
+		for _, p := range batch {
+			s.dispatch(ctx, p)
+		}
+		total += len(batch)
+		if len(batch) == 0 {
+			return total, nil
+		}
+		s.wg.Wait() // retries due at once come back in the next claim
+	}
+}
+
+// startRecorder starts the goroutine that records results; the returned function
+// waits for the sends under way, then for their recording.
+func (s *Sender) startRecorder(ctx context.Context) func() {
+	s.results = make(chan result, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.record(context.WithoutCancel(ctx))
+	}()
+	return func() {
+		s.wg.Wait()
+		close(s.results)
+		<-done
+	}
 }
 
 // nextDue fires when the earliest row waiting for a retry becomes due.

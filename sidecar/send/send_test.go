@@ -1,0 +1,413 @@
+package send_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/compose"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/invoicepdf"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/send"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	token         = "EAAG-test-token"
+	phoneNumberID = "106540352242922"
+)
+
+type bundle struct {
+	db       *pgtest.DB
+	pool     *pgxpool.Pool
+	emu      *emulator.Server
+	accounts *accounts.Registry
+	composer *compose.Composer
+	sender   *send.Sender
+}
+
+// setup is a sidecar-installed Odoo database with one active WhatsApp config for
+// company 1, talking to a fresh emulator.
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.NewDB(t, pgtest.Sidecar)
+	emu := emulator.New(emulator.Config{AccessToken: token, AppSecret: "app-secret", PhoneNumberID: phoneNumberID})
+	if err := emu.Start(ctx, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close(context.Background()) })
+	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code,
+		auto_send_order_creation, auto_send_unpaid_invoices, is_active)
+		VALUES ('Boutique', $1, $2, 1, 'SN', true, true, true)`, phoneNumberID, token)
+	reg := accounts.New(accounts.Options{Env: config.WhatsApp{APIURL: emu.BaseURL()}})
+	if err := reg.Load(ctx, db.Pool(t)); err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle{db: db, pool: db.Pool(t), emu: emu, accounts: reg}
+	b.composer = &compose.Composer{Pool: db.Pool(t), Accounts: reg}
+	b.sender = &send.Sender{Pool: db.Pool(t), Accounts: reg, PDFs: &invoicepdf.Source{},
+		PairInterval: time.Millisecond, PairBurst: 100, Backoff: func(int) time.Duration { return 0 }}
+	return b
+}
+
+// flush composes pending events and sends what they queued.
+func (b *bundle) flush(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := b.composer.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sent returns the message bodies the emulator received, in order.
+func (b *bundle) sent(t *testing.T) []whatsapp.SendRequest {
+	t.Helper()
+	var out []whatsapp.SendRequest
+	for _, r := range b.emu.Requests() {
+		if !strings.HasSuffix(r.Path, "/messages") {
+			continue
+		}
+		var req whatsapp.SendRequest
+		if err := json.Unmarshal(r.Body, &req); err != nil {
+			t.Fatalf("emulator recorded an unreadable body: %s", r.Body)
+		}
+		out = append(out, req)
+	}
+	return out
+}
+
+type row struct {
+	Status, Phone, Kind, Type, WaMessageID, Error string
+}
+
+func (b *bundle) rows(t *testing.T, model string, resID int) []row {
+	t.Helper()
+	rows, err := b.db.Pool(t).Query(context.Background(), `
+		SELECT status, COALESCE(phone, ''), COALESCE(kind, ''), message_type, COALESCE(wa_message_id, ''), COALESCE(error_message, '')
+		FROM whatsapp_message WHERE res_model = $1 AND res_id = $2 ORDER BY id`, model, resID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.Status, &r.Phone, &r.Kind, &r.Type, &r.WaMessageID, &r.Error); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func buttonIDs(req whatsapp.SendRequest) []string {
+	var ids []string
+	if req.Interactive != nil {
+		for _, b := range req.Interactive.Action.Buttons {
+			ids = append(ids, b.Reply.ID+"="+b.Reply.Title)
+		}
+	}
+	return ids
+}
+
+// A quotation saved in Odoo reaches the customer as the seed's message with its
+// three buttons; the row, the flags and the chatter say so.
+func TestOrderCreatedReachesTheCustomer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	order, err := odoosim.NewQuotation(ctx, b.db.Pool(t), odoosim.PartnerMoussa, 150000, 27000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.flush(t)
+
+	reqs := b.sent(t)
+	if len(reqs) != 1 {
+		t.Fatalf("emulator got %d messages, want 1", len(reqs))
+	}
+	req := reqs[0]
+	if req.To != "+221771234568" || req.Type != "interactive" {
+		t.Errorf("sent %s to %s, want interactive to +221771234568 (Moussa's \"77 123 45 68\" read as Senegalese)", req.Type, req.To)
+	}
+	body := req.Interactive.Body.Text
+	for _, want := range []string{"Moussa Diop", "177 000 F CFA", "YourCompany"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body %q does not contain %q", body, want)
+		}
+	}
+	wantButtons := []string{
+		fmt.Sprintf("btn_validate_order_%d=Valider", order),
+		fmt.Sprintf("btn_cancel_order_%d=Annuler", order),
+		fmt.Sprintf("btn_view_order_details_%d=Voir détail", order),
+	}
+	if got := buttonIDs(req); fmt.Sprint(got) != fmt.Sprint(wantButtons) {
+		t.Errorf("buttons %v, want %v", got, wantButtons)
+	}
+	rows := b.rows(t, "sale.order", order)
+	if len(rows) != 1 || rows[0].Status != "sent" || rows[0].WaMessageID == "" || rows[0].Kind != "order_created" {
+		t.Fatalf("rows = %+v, want one sent order_created row with its wamid", rows)
+	}
+	if req.BizOpaqueCallbackData == "" || !strings.HasPrefix(req.BizOpaqueCallbackData, "sidecar:") {
+		t.Errorf("biz_opaque_callback_data = %q, want the row id", req.BizOpaqueCallbackData)
+	}
+	var flagged bool
+	var notes int
+	b.db.QueryRow(t, []any{&flagged, &notes}, `
+		SELECT COALESCE(x_whatsapp_creation_sent, false) AND x_whatsapp_creation_sent_date IS NOT NULL,
+		       (SELECT count(*) FROM mail_message WHERE model = 'sale.order' AND res_id = $1 AND body LIKE '%WhatsApp envoyé au +221771234568%')
+		FROM sale_order WHERE id = $1`, order)
+	if !flagged || notes != 1 {
+		t.Errorf("x_whatsapp_creation_sent set: %v, chatter notes: %d; want true and 1", flagged, notes)
+	}
+}
+
+// Each notification of the seed module, driven by what Odoo writes.
+func TestNotifications(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		write func(ctx context.Context, b *bundle) (model string, id int, err error)
+		// want: per message, its type and words it must contain
+		want [][]string
+	}{
+		{"OrderConfirmed", func(ctx context.Context, b *bundle) (string, int, error) {
+			return "sale.order", odoosim.OrderDraft, odoosim.ConfirmOrder(ctx, b.pool, odoosim.OrderDraft)
+		}, [][]string{{"text", "S00026", "est confirmée", "224 200 F CFA"}}},
+		{"OrderCancelled", func(ctx context.Context, b *bundle) (string, int, error) {
+			return "sale.order", odoosim.OrderDraft, odoosim.CancelOrder(ctx, b.pool, odoosim.OrderDraft)
+		}, [][]string{{"text", "S00026", "annulée"}}},
+		{"InvoicePosted", func(ctx context.Context, b *bundle) (string, int, error) {
+			id, err := odoosim.NewInvoice(ctx, b.pool, odoosim.PartnerAwa, 45000, 8100)
+			if err != nil {
+				return "", 0, err
+			}
+			_, err = odoosim.PostInvoice(ctx, b.pool, id)
+			return "account.move", id, err
+		}, [][]string{{"document", "INV_", ".pdf", "53 100 F CFA"}, {"interactive", "btn_pay_wave_", "btn_pay_orange_", "btn_download_invoice_"}}},
+		{"PartialPayment", func(ctx context.Context, b *bundle) (string, int, error) {
+			_, err := odoosim.RegisterPayment(ctx, b.pool, odoosim.InvoiceNotPaid, 71400)
+			return "account.move", odoosim.InvoiceNotPaid, err
+		}, [][]string{{"text", "INV/2026/00005", "71 400 F CFA", "200 000 F CFA"}}},
+		{"PaidInFull", func(ctx context.Context, b *bundle) (string, int, error) {
+			_, err := odoosim.RegisterPayment(ctx, b.pool, odoosim.InvoicePartPaid, 269050)
+			return "account.move", odoosim.InvoicePartPaid, err
+		}, [][]string{{"text", "INV/2026/00006", "entièrement payée"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			model, id, err := c.write(context.Background(), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.flush(t)
+			reqs := b.sent(t)
+			if len(reqs) != len(c.want) {
+				t.Fatalf("emulator got %d messages, want %d: %+v", len(reqs), len(c.want), reqs)
+			}
+			for i, want := range c.want {
+				raw, _ := json.Marshal(reqs[i])
+				if string(reqs[i].Type) != want[0] {
+					t.Errorf("message %d is %s, want %s: %s", i, reqs[i].Type, want[0], raw)
+				}
+				for _, w := range want[1:] {
+					if !strings.Contains(string(raw), w) && !strings.Contains(unescape(raw), w) {
+						t.Errorf("message %d does not contain %q: %s", i, w, raw)
+					}
+				}
+			}
+			for _, r := range b.rows(t, model, id) {
+				if r.Status != "sent" {
+					t.Errorf("row %+v not sent", r)
+				}
+			}
+		})
+	}
+}
+
+func unescape(raw []byte) string {
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	return fmt.Sprint(v)
+}
+
+// A partner without a number gets no request, and Odoo users see why.
+func TestPartnerWithoutPhoneIsRecordedNotLost(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	order, err := odoosim.NewQuotation(context.Background(), b.db.Pool(t), odoosim.PartnerIbrahima, 1000, 180)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.flush(t)
+	if n := len(b.sent(t)); n != 0 {
+		t.Errorf("emulator got %d messages, want none", n)
+	}
+	rows := b.rows(t, "sale.order", order)
+	if len(rows) != 1 || rows[0].Status != "failed" || !strings.Contains(rows[0].Error, "Ibrahima Sow has no mobile or phone number") {
+		t.Fatalf("rows = %+v, want one failed row saying the partner has no number", rows)
+	}
+	var notes int
+	b.db.QueryRow(t, []any{&notes}, `SELECT count(*) FROM mail_message WHERE model = 'sale.order' AND res_id = $1 AND body LIKE '%non envoyé%'`, order)
+	if notes != 1 {
+		t.Errorf("%d chatter notes about the failure, want 1", notes)
+	}
+}
+
+func TestNothingSentWhen(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		prepare string
+	}{
+		{"PartnerOptedOut", `UPDATE res_partner SET x_whatsapp_opt_out = true WHERE id = 42`},
+		{"AutoSendOff", `UPDATE whatsapp_config SET auto_send_order_creation = false`},
+		{"NoActiveConfig", `UPDATE whatsapp_config SET is_active = false`},
+		{"ConfigOfAnotherCompany", `UPDATE whatsapp_config SET company_id = 2`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.db.Exec(t, c.prepare)
+			if err := b.accounts.Load(context.Background(), b.db.Pool(t)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := odoosim.NewQuotation(context.Background(), b.db.Pool(t), odoosim.PartnerAwa, 1000, 180); err != nil {
+				t.Fatal(err)
+			}
+			b.flush(t)
+			if n := len(b.sent(t)); n != 0 {
+				t.Errorf("emulator got %d messages, want none", n)
+			}
+			var events int
+			b.db.QueryRow(t, []any{&events}, `SELECT count(*) FROM whatsapp_sidecar.event`)
+			if events != 0 {
+				t.Errorf("%d events left in the queue, want them all processed", events)
+			}
+		})
+	}
+}
+
+// The same change captured twice (a replayed event) makes one message.
+func TestSameEventTwiceSendsOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	order, err := odoosim.NewQuotation(context.Background(), b.db.Pool(t), odoosim.PartnerAwa, 1000, 180)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.db.Exec(t, `INSERT INTO whatsapp_sidecar.event (model, res_id, kind, new_value) VALUES ('sale.order', $1, 'order_created', 'draft')`, order)
+	b.flush(t)
+	b.db.Exec(t, `INSERT INTO whatsapp_sidecar.event (model, res_id, kind, new_value) VALUES ('sale.order', $1, 'order_created', 'draft')`, order)
+	b.flush(t)
+	if n := len(b.sent(t)); n != 1 {
+		t.Errorf("emulator got %d messages, want 1", n)
+	}
+}
+
+// A row inserted by anyone (SQL, an Odoo server action) is sent: the table is the API.
+func TestQueuedRowIsTheAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.db.Exec(t, `INSERT INTO whatsapp_message (phone, content) VALUES ('+221 78 901 23 45', 'Votre colis est prêt')`)
+	b.db.Exec(t, `INSERT INTO whatsapp_message (contact_id, res_model, res_id, kind) VALUES (42, 'sale.order', 26, 'order_summary')`)
+	b.flush(t)
+	reqs := b.sent(t)
+	if len(reqs) != 2 {
+		t.Fatalf("emulator got %d messages, want 2", len(reqs))
+	}
+	if reqs[0].To != "+221789012345" || reqs[0].Text == nil || reqs[0].Text.Body != "Votre colis est prêt" {
+		t.Errorf("first message %+v, want the text to +221789012345", reqs[0])
+	}
+	if reqs[1].Interactive == nil || !strings.Contains(reqs[1].Interactive.Body.Text, "S00026") || len(reqs[1].Interactive.Action.Buttons) != 3 {
+		t.Errorf("order summary intent rendered as %+v, want S00026 with three buttons", reqs[1])
+	}
+}
+
+// A Meta outage (5xx) delays messages; none is lost, none is sent twice.
+func TestOutageThenRecoveryDeliversAll(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.emu.Fail5xx(6, 500)
+	for _, p := range []int{odoosim.PartnerAwa, odoosim.PartnerMoussa, odoosim.PartnerFall, odoosim.PartnerFatou} {
+		if _, err := odoosim.NewQuotation(ctx, b.db.Pool(t), p, 1000, 180); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		b.flush(t)
+	}
+	var sent, other int
+	b.db.QueryRow(t, []any{&sent, &other}, `SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status <> 'sent') FROM whatsapp_message`)
+	accepted := 0
+	for _, r := range b.emu.Requests() {
+		if strings.HasSuffix(r.Path, "/messages") && r.Status == 200 {
+			accepted++
+		}
+	}
+	if sent != 4 || other != 0 || accepted != 4 {
+		t.Errorf("after the outage: %d rows sent, %d not, %d accepted by Meta; want 4, 0, 4", sent, other, accepted)
+	}
+}
+
+// Two sidecars on the same database never send the same message.
+func TestTwoReplicasSendEachMessageOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.db.Exec(t, `
+		INSERT INTO whatsapp_message (phone, content)
+		SELECT '+22177' || lpad(g::text, 7, '0'), 'message ' || g FROM generate_series(1, 300) g`)
+	other := &send.Sender{Pool: b.db.Pool(t), Accounts: b.accounts, PairInterval: time.Millisecond, PairBurst: 100}
+	var wg sync.WaitGroup
+	for _, s := range []*send.Sender{b.sender, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Drain(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, r := range b.sent(t) {
+		seen[r.Text.Body]++
+	}
+	for body, n := range seen {
+		if n != 1 {
+			t.Errorf("%q sent %d times", body, n)
+		}
+	}
+	if len(seen) != 300 {
+		var errs []string
+		rows, _ := b.pool.Query(ctx, `SELECT DISTINCT status || ': ' || COALESCE(error_message, '') FROM whatsapp_message`)
+		for rows.Next() {
+			var e string
+			rows.Scan(&e)
+			errs = append(errs, e)
+		}
+		rows.Close()
+		t.Errorf("%d distinct messages sent, want 300; rows: %v", len(seen), errs)
+	}
+}
