@@ -381,4 +381,3 @@ func withDatabase(server, name string) string {
 	u.RawPath = ""
 	return u.String()
 }
-
