@@ -28,3 +28,7 @@ ALTER TABLE public.whatsapp_config
 UPDATE public.whatsapp_config SET auto_send_order_state = true WHERE auto_send_order_state IS NULL;
 UPDATE public.whatsapp_config SET auto_send_invoice = true WHERE auto_send_invoice IS NULL;
 UPDATE public.whatsapp_config SET auto_send_invoice_residual = true WHERE auto_send_invoice_residual IS NULL;
+
+-- Template sync upserts by (account, Meta name, language).
+CREATE UNIQUE INDEX IF NOT EXISTS whatsapp_template_config_name_lang_uniq
+    ON public.whatsapp_template (COALESCE(config_id, 0), wa_name, COALESCE(language_code, ''));
