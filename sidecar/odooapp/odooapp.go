@@ -1,8 +1,18 @@
-// Package odooapp writes the sidecar's face inside Odoo as data: manual fields (and,
-// later, models, views, menus and actions) in Odoo's ir_* metadata tables, so Odoo
-// shows and filters what the sidecar stores without any Python module. Upserts go by
-// natural key (ir_model_fields is UNIQUE(model, name)), so Install is idempotent, and
-// Uninstall removes exactly what Install wrote.
+// Package odooapp writes the sidecar's face inside Odoo as data, without any Python
+// module: manual models for the whatsapp_* tables and manual fields for the
+// x_whatsapp_* flags (ir_model, ir_model_fields, ir_model_fields_selection), their
+// list, form and search views and the WhatsApp tab on order, invoice and contact
+// forms (ir_ui_view), the WhatsApp menus (ir_ui_menu, ir_act_window), access rights
+// (ir_model_access), and the server actions users run from the Action menu
+// (ir_act_server), which only queue whatsapp_message rows or write requests the
+// sidecar acts on.
+//
+// Upserts go by natural key (ir_model.model, ir_model_fields (model, name)) or by
+// external id whatsapp_sidecar.<name> (ir_model_data), so Install is idempotent, and
+// Uninstall removes exactly what Install wrote. Rows are written the way Odoo's own
+// reflection would write them, so `odoo -u` leaves them (and their translations)
+// alone. Odoo reads this metadata when it builds its registry: after a change,
+// Install asks running Odoo servers to reload through base_registry_signaling.
 package odooapp
 
 import (
@@ -15,118 +25,109 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Field is one manual field Odoo loads from ir_model_fields.
-type Field struct {
-	Model   string // Odoo model, e.g. "sale.order"
-	Name    string // column name
-	Type    string // Odoo ttype: boolean, datetime, integer, char, ...
-	LabelEN string
-	LabelFR string
-}
-
-// FlagFields are the x_whatsapp_* columns that migration 002 adds to Odoo's tables.
-var FlagFields = []Field{
-	{"sale.order", "x_whatsapp_creation_sent", "boolean", "WhatsApp creation message sent", "Message de création WhatsApp envoyé"},
-	{"sale.order", "x_whatsapp_creation_sent_date", "datetime", "WhatsApp creation message date", "Date envoi message création WhatsApp"},
-	{"sale.order", "x_whatsapp_state_sent", "boolean", "WhatsApp state message sent", "Message d'état WhatsApp envoyé"},
-	{"sale.order", "x_whatsapp_state_sent_date", "datetime", "WhatsApp state message date", "Date envoi message d'état WhatsApp"},
-	{"sale.order", "x_whatsapp_details_sent", "boolean", "WhatsApp order details sent", "Détails commande WhatsApp envoyés"},
-	{"sale.order", "x_whatsapp_details_sent_date", "datetime", "WhatsApp order details date", "Date envoi détails WhatsApp"},
-	{"sale.order", "x_whatsapp_validation_sent", "boolean", "WhatsApp validation request sent", "Validation WhatsApp envoyée"},
-	{"sale.order", "x_whatsapp_validation_sent_date", "datetime", "WhatsApp validation request date", "Date envoi validation WhatsApp"},
-	{"sale.order", "x_whatsapp_validated", "boolean", "Validated on WhatsApp", "Validée via WhatsApp"},
-	{"sale.order", "x_whatsapp_rejected", "boolean", "Rejected on WhatsApp", "Rejetée via WhatsApp"},
-	{"account.move", "x_whatsapp_invoice_sent", "boolean", "WhatsApp invoice sent", "Facture envoyée par WhatsApp"},
-	{"account.move", "x_whatsapp_invoice_sent_date", "datetime", "WhatsApp invoice date", "Date envoi facture WhatsApp"},
-	{"account.move", "x_whatsapp_residual_sent", "boolean", "WhatsApp balance message sent", "Message résiduel WhatsApp envoyé"},
-	{"account.move", "x_whatsapp_residual_sent_date", "datetime", "WhatsApp balance message date", "Date envoi message résiduel WhatsApp"},
-	{"account.move", "x_whatsapp_validation_sent", "boolean", "WhatsApp validation request sent", "Validation WhatsApp envoyée"},
-	{"account.move", "x_whatsapp_validation_sent_date", "datetime", "WhatsApp validation request date", "Date envoi validation WhatsApp"},
-	{"account.move", "x_whatsapp_auto_send_attempted", "boolean", "WhatsApp automatic send attempted", "Envoi automatique WhatsApp tenté"},
-	{"account.move", "x_whatsapp_unpaid_reminder_sent", "boolean", "WhatsApp unpaid reminder sent", "Rappel impayé WhatsApp envoyé"},
-	{"account.move", "x_whatsapp_unpaid_reminder_sent_date", "datetime", "WhatsApp last unpaid reminder date", "Date dernier rappel impayé WhatsApp"},
-	{"account.move", "x_whatsapp_unpaid_reminder_count", "integer", "WhatsApp unpaid reminders sent", "Nombre de rappels impayés WhatsApp"},
-	{"res.partner", "x_whatsapp_opt_out", "boolean", "WhatsApp opt-out", "Désinscrit de WhatsApp"},
-	{"res.partner", "x_whatsapp_opt_out_date", "datetime", "WhatsApp opt-out date", "Date de désinscription WhatsApp"},
-}
+// lockKey serialises the writers of Odoo metadata (Install, Uninstall, Check,
+// SyncBindings) across replicas, within their transaction: the first 8 bytes of
+// sha256("whatsapp_sidecar.odooapp").
+const lockKey int64 = 0x5b0e0f9c7d1a3e42
 
 // Fingerprint changes whenever what Install writes changes.
 func Fingerprint() string {
-	b, _ := json.Marshal(FlagFields)
+	type viewData struct {
+		View
+		Arch string
+	}
+	type actionData struct {
+		ServerAction
+		Code string
+	}
+	var views []viewData
+	for _, v := range Views {
+		views = append(views, viewData{v, v.Arch()})
+	}
+	var actions []actionData
+	for _, a := range ServerActions {
+		actions = append(actions, actionData{a, a.Code()})
+	}
+	b, _ := json.Marshal([]any{Models, FlagFields, views, actions, WindowActions, Menus, Accesses, viewTermsFR, installVersion})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 
-// Install registers the metadata. Where Odoo's ir_model table is absent (a bare
-// database), it does nothing and says so.
+// installVersion changes when the way rows are written changes, not only the data.
+const installVersion = 2
+
+// Install registers the app, or brings it up to date, and returns what it did, a line
+// per ir_* table, then what it skipped and whether Odoo was asked to reload. Where
+// Odoo's ir_model table is absent (a bare database), it does nothing and says so.
 func Install(ctx context.Context, conn *pgx.Conn) ([]string, error) {
-	var hasIrModel bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('public.ir_model') IS NOT NULL`).Scan(&hasIrModel); err != nil {
-		return nil, fmt.Errorf("look for ir_model: %w", err)
+	if ok, err := hasOdoo(ctx, conn); err != nil || !ok {
+		return []string{"no ir_model table: Odoo metadata not registered"}, err
 	}
-	if !hasIrModel {
-		return []string{"no ir_model table: Odoo metadata not registered"}, nil
-	}
-	var registered int
-	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		for _, f := range FlagFields {
-			tag, err := tx.Exec(ctx, upsertField, f.Model, f.Name, f.Type, label(f.LabelEN, f.LabelFR))
-			if err != nil {
-				return fmt.Errorf("register field %s.%s: %w", f.Model, f.Name, err)
-			}
-			registered += int(tag.RowsAffected())
-		}
-		return nil
-	})
+	t, err := write(ctx, conn, assertAll)
 	if err != nil {
 		return nil, err
 	}
-	return []string{fmt.Sprintf("registered %d x_whatsapp_* fields in ir_model_fields (%d changed)", len(FlagFields), registered)}, nil
+	report := append(t.lines(), prefixed("warning: ", t.warnings)...)
+	if t.changed() == 0 {
+		return append(report, "Odoo metadata unchanged: no registry reload needed"), nil
+	}
+	return append(report, signal(ctx, conn, registrySignal)), nil
 }
 
-// upsertField writes one manual field, only where its model is installed and its
-// column exists: a field row without a column breaks Odoo's reads of the whole model.
-// It changes nothing (and counts no row) when the row is already as wanted.
-const upsertField = `
-INSERT INTO ir_model_fields (model_id, model, name, ttype, state, field_description,
-    store, copied, create_uid, create_date, write_uid, write_date)
-SELECT m.id, m.model, $2, $3, 'manual', $4::jsonb, true, false,
-    1, now() AT TIME ZONE 'utc', 1, now() AT TIME ZONE 'utc'
-FROM ir_model m
-JOIN information_schema.columns c
-  ON c.table_schema = 'public' AND c.table_name = replace(m.model, '.', '_') AND c.column_name = $2
-WHERE m.model = $1
-ON CONFLICT (model, name) DO UPDATE
-   SET ttype = EXCLUDED.ttype, state = 'manual', field_description = EXCLUDED.field_description,
-       store = true, write_date = EXCLUDED.write_date
- WHERE (ir_model_fields.ttype, ir_model_fields.state, ir_model_fields.field_description, ir_model_fields.store)
-       IS DISTINCT FROM (EXCLUDED.ttype, 'manual', EXCLUDED.field_description, true)`
-
-func label(en, fr string) string {
-	b, _ := json.Marshal(map[string]string{"en_US": en, "fr_FR": fr})
-	return string(b)
+// Check makes sure the app is complete in Odoo at start-up: it re-creates what is
+// missing (a menu, view, action or field someone deleted) and re-attaches detached
+// menus, without undoing changes an administrator made to existing rows. What it
+// cannot repair (a model whose table was dropped from Odoo's UI) comes back as a
+// warning.
+func Check(ctx context.Context, conn *pgx.Conn) (repaired []string, warnings []string, err error) {
+	if ok, err := hasOdoo(ctx, conn); err != nil || !ok {
+		return nil, []string{"no ir_model table: this database has no Odoo metadata to check"}, err
+	}
+	t, err := write(ctx, conn, repairMissing)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.changed() == 0 {
+		return nil, t.warnings, nil
+	}
+	return append(t.repaired, signal(ctx, conn, registrySignal)), t.warnings, nil
 }
 
-// Uninstall removes the metadata Install wrote. The fields go only with dropData:
-// without it their columns stay, and Odoo keeps showing the flags.
-func Uninstall(ctx context.Context, conn *pgx.Conn, dropData bool) ([]string, error) {
-	if !dropData {
-		return nil, nil
+// write runs the installer in one transaction under the metadata lock.
+func write(ctx context.Context, conn *pgx.Conn, md mode) (*tally, error) {
+	t := newTally()
+	err := locked(ctx, conn, func(tx pgx.Tx) error {
+		in := &installer{tx: tx, md: md, t: t}
+		return in.run(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("odoo metadata: %w", err)
 	}
-	var hasIrModel bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('public.ir_model_fields') IS NOT NULL`).Scan(&hasIrModel); err != nil {
-		return nil, fmt.Errorf("look for ir_model_fields: %w", err)
-	}
-	if !hasIrModel {
-		return nil, nil
-	}
-	var removed int64
-	for _, f := range FlagFields {
-		tag, err := conn.Exec(ctx, `DELETE FROM ir_model_fields WHERE model = $1 AND name = $2 AND state = 'manual'`, f.Model, f.Name)
-		if err != nil {
-			return nil, fmt.Errorf("unregister field %s.%s: %w", f.Model, f.Name, err)
+	return t, nil
+}
+
+// locked runs fn in a transaction holding the metadata lock.
+func locked(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
+			return fmt.Errorf("take odoo metadata lock: %w", err)
 		}
-		removed += tag.RowsAffected()
+		return fn(tx)
+	})
+}
+
+func hasOdoo(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('public.ir_model') IS NOT NULL`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for ir_model: %w", err)
 	}
-	return []string{fmt.Sprintf("removed %d x_whatsapp_* fields from ir_model_fields", removed)}, nil
+	return ok, nil
+}
+
+func prefixed(prefix string, lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = prefix + l
+	}
+	return out
 }

@@ -1,0 +1,387 @@
+package odooapp
+
+import "strings"
+
+// Model is one manual model Odoo builds from an ir_model row (state 'manual'): its
+// table is created by the migrations, shaped as Odoo's ORM would create it.
+type Model struct {
+	Name    string // e.g. "whatsapp.message"; its table is Name with dots as underscores
+	LabelEN string
+	LabelFR string
+	Order   string // ir_model.order: Odoo's _order, only stored fields
+	// Info becomes the model class's docstring. Odoo reflects it on `-u`; left empty,
+	// Odoo would write BaseModel's docstring over the row.
+	Info   string
+	Fields []Field
+}
+
+// Table is the PostgreSQL table of the model.
+func (m Model) Table() string { return strings.ReplaceAll(m.Name, ".", "_") }
+
+// Field is one manual field Odoo loads from ir_model_fields. The zero values match
+// what Odoo's reflection (_reflect_field_params) writes for such a field, so a later
+// `odoo -u` finds the row as it would write it and leaves its labels alone (a row it
+// rewrites loses every translation but en_US).
+type Field struct {
+	Model   string // Odoo model, e.g. "sale.order"
+	Name    string // column name
+	Type    string // Odoo ttype: boolean, char, datetime, integer, many2one, one2many, selection, text
+	LabelEN string
+	LabelFR string
+	HelpEN  string
+	HelpFR  string
+
+	Required bool // exactly the columns that are NOT NULL: Odoo adds or drops NOT NULL to match
+	Readonly bool
+	// Index only where the migrations created the index Odoo would name
+	// <table>_<field>_index: for any other, `odoo -u` would create one.
+	Index bool
+
+	Relation      string // many2one, one2many: the comodel
+	OnDelete      string // many2one: same as the column's FOREIGN KEY ON DELETE
+	RelationField string // one2many: the inverse many2one
+
+	Selection []Option
+
+	// Compute is the body of a non-stored computed field, Python run by Odoo's
+	// safe_eval with `self` bound; Depends lists its dependencies.
+	Compute string
+	Depends string
+}
+
+// Option is one value of a selection field.
+type Option struct {
+	Value   string
+	LabelEN string
+	LabelFR string
+}
+
+// Stored reports whether the field has a column.
+func (f Field) Stored() bool {
+	return f.Compute == "" && f.Type != "one2many" && f.Type != "many2many"
+}
+
+// Copied is Odoo's `copy` attribute: what a duplicated record keeps. Technical ids
+// and delivery tracking of a message must not be duplicated.
+func (f Field) Copied() bool {
+	if !f.Stored() || strings.HasPrefix(f.Name, "x_whatsapp_") {
+		return false
+	}
+	switch f.Name {
+	case "wa_message_id", "wa_conversation_id", "dedup_key", "raw_payload", "raw_response",
+		"wa_status", "error_code", "error_message", "attempts", "next_attempt_at",
+		"sent_at", "delivered_at", "read_at", "failed_at", "meta_template_id", "last_synced_at",
+		"template_sync_requested_at", "templates_synced_at":
+		return false
+	}
+	return true
+}
+
+// Models are the sidecar's tables as Odoo models, in dependency order (a model's
+// many2one targets come first, so a fresh install can resolve them).
+var Models = withModelNames([]Model{
+	configModel,
+	templateModel,
+	conversationModel,
+	messageModel,
+	buttonActionModel,
+	scenarioModel,
+})
+
+func withModelNames(models []Model) []Model {
+	for i := range models {
+		for j := range models[i].Fields {
+			models[i].Fields[j].Model = models[i].Name
+		}
+	}
+	return models
+}
+
+// Field constructors keep the tables below one line per column.
+
+func field(name, ttype, en, fr string, opts ...func(*Field)) Field {
+	f := Field{Name: name, Type: ttype, LabelEN: en, LabelFR: fr}
+	for _, opt := range opts {
+		opt(&f)
+	}
+	return f
+}
+
+func many2one(name, comodel, onDelete, en, fr string, opts ...func(*Field)) Field {
+	f := field(name, "many2one", en, fr, opts...)
+	f.Relation, f.OnDelete = comodel, onDelete
+	return f
+}
+
+func selection(name, en, fr string, options []Option, opts ...func(*Field)) Field {
+	f := field(name, "selection", en, fr, opts...)
+	f.Selection = options
+	return f
+}
+
+func required(f *Field) { f.Required = true }
+func readonly(f *Field) { f.Readonly = true }
+func indexed(f *Field)  { f.Index = true }
+
+func help(en, fr string) func(*Field) {
+	return func(f *Field) { f.HelpEN, f.HelpFR = en, fr }
+}
+
+var configModel = Model{
+	Name: "whatsapp.config", LabelEN: "WhatsApp Business Configuration", LabelFR: "Configuration WhatsApp Business",
+	Order: "id", Info: "A WhatsApp Business phone number the sidecar sends from, and its switches.",
+	Fields: []Field{
+		field("name", "char", "Name", "Nom", required),
+		field("is_active", "boolean", "Active", "Actif",
+			help("The sidecar uses the active configuration of the record's company.", "Le sidecar utilise la configuration active de la société du document.")),
+		many2one("company_id", "res.company", "set null", "Company", "Société"),
+		field("facebook_app_id", "char", "Facebook App ID", "Facebook App ID"),
+		field("facebook_app_secret", "char", "Facebook App Secret", "Facebook App Secret",
+			help("Checks the signature of Meta's webhooks. The sidecar's environment wins over this field.", "Vérifie la signature des webhooks de Meta. L'environnement du sidecar l'emporte sur ce champ.")),
+		field("whatsapp_business_account_id", "char", "WhatsApp Business Account ID", "WhatsApp Business Account ID"),
+		field("phone_number_id", "char", "Phone Number ID", "Phone Number ID", required),
+		field("access_token", "char", "Access Token (permanent)", "Access Token (permanent)",
+			help("System user token. The sidecar's environment wins over this field.", "Token d'utilisateur système. L'environnement du sidecar l'emporte sur ce champ.")),
+		field("verify_token", "char", "Webhook Verify Token", "Verify Token Webhook",
+			help("Token Meta sends to verify the webhook.", "Token utilisé par Meta pour vérifier le webhook")),
+		field("webhook_url", "char", "Webhook URL", "URL Webhook",
+			help("Public URL given to Meta, e.g. https://example.com/whatsapp/webhook", "URL publique exposée à Meta (ex : https://example.com/whatsapp/webhook)")),
+		field("default_country_code", "char", "Default country code", "Indicatif pays par défaut",
+			help("For numbers written without a country code, e.g. SN.", "Pour les numéros saisis sans indicatif, ex. SN.")),
+		field("lang", "char", "Message language", "Langue des messages",
+			help("fr_FR or en_US: the language of the notification texts.", "fr_FR ou en_US : la langue des textes de notification.")),
+		field("rate_limit_per_second", "integer", "Messages per second", "Messages par seconde"),
+		field("auto_send_order_creation", "boolean", "Send orders when created", "Envoyer automatiquement les commandes après création"),
+		field("auto_send_order_state", "boolean", "Send order confirmations and cancellations", "Envoyer les confirmations et annulations de commande"),
+		field("auto_send_invoice", "boolean", "Send invoices when posted", "Envoyer les factures validées"),
+		field("auto_send_invoice_residual", "boolean", "Send payment updates", "Envoyer les paiements reçus"),
+		field("auto_send_unpaid_invoices", "boolean", "Send unpaid invoice reminders", "Envoyer automatiquement les factures impayées"),
+		field("unpaid_invoice_days", "integer", "Days after due date before the first reminder", "Nombre de jours avant envoi facture impayée", required),
+		field("unpaid_reminder_interval_days", "integer", "Days between reminders", "Jours entre deux rappels"),
+		field("unpaid_reminder_max_count", "integer", "Maximum number of reminders", "Nombre maximum de rappels"),
+		field("show_button_in_order", "boolean", "\"Send by WhatsApp\" on orders", "Afficher le bouton WhatsApp dans les commandes"),
+		field("show_button_in_invoice", "boolean", "\"Send by WhatsApp\" on invoices", "Afficher le bouton WhatsApp dans les factures"),
+		field("show_button_in_partner", "boolean", "\"Send by WhatsApp\" on contacts", "Afficher le bouton WhatsApp dans les partenaires"),
+		many2one("template_invoice_id", "whatsapp.template", "set null", "Invoice template", "Template pour envoi factures"),
+		field("payment_wave_enabled", "boolean", "Wave payment button", "Bouton de paiement Wave"),
+		field("payment_wave_text", "text", "Wave payment details", "Détails du paiement Wave"),
+		field("payment_orange_enabled", "boolean", "Orange Money payment button", "Bouton de paiement Orange Money"),
+		field("payment_orange_text", "text", "Orange Money payment details", "Détails du paiement Orange Money"),
+		field("opt_out_keywords", "char", "Opt-out keywords", "Mots-clés de désinscription",
+			help("Comma-separated words a customer sends to stop messages, e.g. STOP.", "Mots séparés par des virgules qu'un client envoie pour ne plus recevoir de messages, ex. STOP.")),
+		field("opt_in_keywords", "char", "Opt-in keywords", "Mots-clés de réinscription"),
+		field("text_order_created", "text", "Text: order created", "Texte : commande créée"),
+		field("text_order_confirmed", "text", "Text: order confirmed", "Texte : commande confirmée"),
+		field("text_order_cancelled", "text", "Text: order cancelled", "Texte : commande annulée"),
+		field("text_invoice_posted", "text", "Text: invoice posted", "Texte : facture validée"),
+		field("text_invoice_residual", "text", "Text: payment received", "Texte : paiement reçu"),
+		field("text_invoice_paid", "text", "Text: invoice paid", "Texte : facture payée"),
+		field("text_invoice_reminder", "text", "Text: unpaid invoice reminder", "Texte : rappel de facture impayée"),
+		field("template_sync_requested_at", "datetime", "Template sync requested on", "Synchronisation des templates demandée le", readonly),
+		field("templates_synced_at", "datetime", "Templates synced on", "Templates synchronisés le", readonly),
+	},
+}
+
+var templateModel = Model{
+	Name: "whatsapp.template", LabelEN: "WhatsApp Template", LabelFR: "Template WhatsApp (référence Odoo)",
+	Order: "name, id", Info: "A message template approved by Meta, as synced by the sidecar.",
+	Fields: []Field{
+		field("name", "char", "Internal name", "Nom interne Odoo", required),
+		field("wa_name", "char", "WhatsApp template name (Meta)", "Nom template WhatsApp (Meta)", required),
+		field("language_code", "char", "Language", "Langue"),
+		selection("category", "Category", "Catégorie", []Option{
+			{"MARKETING", "Marketing", "Marketing"},
+			{"UTILITY", "Utility", "Utilitaire"},
+			{"AUTHENTICATION", "Authentication", "Authentification"},
+			{"UNKNOWN", "Unknown", "Inconnu"},
+		}),
+		// Every status Meta reports, so a synced row always shows a label.
+		selection("status", "Status", "Statut", []Option{
+			{"APPROVED", "Approved", "Approuvé"},
+			{"PENDING", "Pending", "En attente"},
+			{"REJECTED", "Rejected", "Rejeté"},
+			{"PAUSED", "Paused", "En pause"},
+			{"DISABLED", "Disabled", "Désactivé"},
+			{"IN_APPEAL", "In appeal", "En appel"},
+			{"PENDING_DELETION", "Pending deletion", "Suppression en attente"},
+			{"DELETED", "Deleted", "Supprimé"},
+			{"LIMIT_EXCEEDED", "Limit exceeded", "Limite dépassée"},
+		}),
+		field("description", "text", "Description / Notes", "Description / Notes"),
+		field("parameter_structure", "text", "Parameter structure", "Structure des paramètres"),
+		field("parameter_format", "char", "Parameter format", "Format des paramètres", readonly),
+		field("components", "text", "Components (JSON, from Meta)", "Composants (JSON, depuis Meta)", readonly),
+		field("notification_kind", "char", "Used for notification", "Utilisé pour la notification",
+			help("The notification this template replaces outside the 24-hour window, e.g. invoice_posted.", "La notification que ce template remplace hors de la fenêtre de 24 heures, ex. invoice_posted.")),
+		field("meta_template_id", "char", "Meta template ID", "ID template Meta", readonly),
+		many2one("config_id", "whatsapp.config", "set null", "Configuration", "Configuration"),
+		field("last_synced_at", "datetime", "Last synced on", "Dernière synchronisation", readonly),
+	},
+}
+
+var conversationModel = Model{
+	Name: "whatsapp.conversation", LabelEN: "WhatsApp Conversation", LabelFR: "Conversation WhatsApp",
+	Order: "last_message_at desc, id desc", Info: "The messages exchanged with one customer on one WhatsApp number.",
+	Fields: []Field{
+		field("name", "char", "Conversation", "Identifiant", required),
+		field("phone", "char", "Phone number", "Numéro de téléphone"),
+		many2one("contact_id", "res.partner", "set null", "Contact", "Contact", indexed),
+		field("contact_name", "char", "Contact name (if available)", "Nom contact (si disponible)"),
+		field("wa_id", "char", "WhatsApp ID", "ID WhatsApp", readonly),
+		many2one("config_id", "whatsapp.config", "set null", "Configuration", "Configuration"),
+		field("last_inbound_at", "datetime", "Last customer message", "Dernier message du client", readonly,
+			help("Free-form messages are allowed for 24 hours after it; later, only templates.", "Les messages libres sont permis 24 heures après ; ensuite, seulement des templates.")),
+		field("last_message_at", "datetime", "Last message", "Dernier message", readonly),
+		{Name: "message_ids", Type: "one2many", LabelEN: "Messages", LabelFR: "Messages",
+			Relation: "whatsapp.message", RelationField: "conversation_id"},
+		{Name: "message_count", Type: "integer", LabelEN: "Number of messages", LabelFR: "Nombre de messages",
+			Compute: "for rec in self:\n    rec['message_count'] = len(rec.message_ids)", Depends: "message_ids"},
+	},
+}
+
+// Message statuses: the sidecar's pipeline (queued -> sending -> sent -> delivered ->
+// read, failed), inbound messages (received), the seed module's error, and draft for
+// messages a user is still writing, which the sender never picks.
+var messageStatuses = []Option{
+	{"draft", "Draft", "Brouillon"},
+	{"queued", "Queued", "En file d'attente"},
+	{"sending", "Sending", "Envoi en cours"},
+	{"sent", "Sent", "Envoyé"},
+	{"delivered", "Delivered", "Délivré"},
+	{"read", "Read", "Lu"},
+	{"failed", "Failed", "Échec"},
+	{"received", "Received", "Reçu"},
+	{"error", "Error", "Erreur"},
+}
+
+var messageModel = Model{
+	Name: "whatsapp.message", LabelEN: "WhatsApp Message", LabelFR: "Journal des messages WhatsApp",
+	Order: "create_date desc, id desc", Info: "One WhatsApp message, sent or received. A row with status queued is sent by the sidecar.",
+	Fields: []Field{
+		// What Odoo shows for a message (breadcrumbs, many2one): direction, who, what.
+		{Name: "name", Type: "char", LabelEN: "Summary", LabelFR: "Résumé",
+			Compute: "for rec in self:\n" +
+				"    who = rec.contact_name or rec.contact_id.name or rec.phone or ''\n" +
+				"    what = (rec.content or rec.kind or rec.message_type or '').split('\\n')[0][:60]\n" +
+				"    rec['name'] = '%s %s: %s' % ('←' if rec.direction == 'in' else '→', who, what)",
+			Depends: "direction,contact_name,contact_id,phone,content,kind,message_type"},
+		selection("direction", "Direction", "Direction", []Option{
+			{"in", "Inbound", "Entrant"},
+			{"out", "Outbound", "Sortant"},
+		}, required),
+		selection("status", "Status", "Statut interne", messageStatuses),
+		selection("message_type", "Message type", "Type de message", []Option{
+			{"text", "Text", "Texte"},
+			{"image", "Image", "Image"},
+			{"audio", "Audio", "Audio"},
+			{"video", "Video", "Vidéo"},
+			{"document", "Document", "Document"},
+			{"sticker", "Sticker", "Sticker"},
+			{"location", "Location", "Localisation"},
+			{"contacts", "Contacts", "Contacts"},
+			{"interactive", "Interactive / buttons", "Interactif / Boutons"},
+			{"button", "Template button", "Bouton de template"},
+			{"reaction", "Reaction", "Réaction"},
+			{"template", "Template", "Template"},
+			{"unknown", "Unknown", "Inconnu"},
+		}),
+		many2one("config_id", "whatsapp.config", "set null", "Configuration", "Configuration"),
+		many2one("conversation_id", "whatsapp.conversation", "set null", "Conversation", "Conversation", indexed),
+		many2one("contact_id", "res.partner", "set null", "Contact", "Contact", indexed),
+		field("phone", "char", "Phone number", "Numéro de téléphone",
+			help("Empty: the contact's mobile, else phone.", "Vide : le mobile du contact, sinon son téléphone.")),
+		field("contact_name", "char", "Contact name (if available)", "Nom contact (si disponible)"),
+		field("content", "text", "Message", "Contenu du message"),
+		field("res_model", "char", "Related document model", "Modèle du document lié", readonly),
+		field("res_id", "integer", "Related document ID", "ID du document lié", readonly),
+		field("kind", "char", "Notification", "Notification", readonly,
+			help("What the sidecar renders for an empty message: order_summary, invoice_pdf, scenario, or a notification.", "Ce que le sidecar compose pour un message vide : order_summary, invoice_pdf, scenario, ou une notification.")),
+		field("reply_to_wa_message_id", "char", "In reply to (WhatsApp ID)", "En réponse à (ID WhatsApp)", readonly),
+		field("buttons", "text", "Buttons (JSON)", "Boutons (JSON)", readonly),
+		many2one("attachment_id", "ir.attachment", "set null", "Attachment", "Pièce jointe", readonly),
+		field("media_id", "char", "Media ID (Meta)", "ID Média (Meta)", readonly),
+		field("media_url", "char", "Media URL", "URL Média (si lien)", readonly),
+		field("media_mime_type", "char", "MIME type", "Type MIME", readonly),
+		field("caption", "char", "Caption", "Légende média"),
+		field("template_name", "char", "Template name", "Nom du template"),
+		field("template_language", "char", "Template language", "Langue du template"),
+		field("template_components", "text", "Template components (JSON)", "Components template (JSON)"),
+		field("wa_message_id", "char", "WhatsApp message ID", "ID Message WhatsApp", readonly),
+		field("wa_conversation_id", "char", "WhatsApp conversation ID", "ID Conversation", readonly),
+		field("wa_status", "char", "Raw WhatsApp status", "Statut WhatsApp brut", readonly),
+		field("dedup_key", "char", "Deduplication key", "Clé de déduplication", readonly),
+		field("attempts", "integer", "Attempts", "Tentatives", readonly),
+		field("next_attempt_at", "datetime", "Next attempt", "Prochaine tentative", readonly),
+		field("error_code", "integer", "Error code", "Code d'erreur", readonly),
+		field("error_message", "text", "Error", "Message d'erreur", readonly),
+		field("sent_at", "datetime", "Sent on", "Envoyé le", readonly),
+		field("delivered_at", "datetime", "Delivered on", "Délivré le", readonly),
+		field("read_at", "datetime", "Read on", "Lu le", readonly),
+		field("failed_at", "datetime", "Failed on", "Échec le", readonly),
+		field("raw_payload", "text", "Raw payload", "Payload brut", readonly),
+		field("raw_response", "text", "Raw API response", "Réponse brute API", readonly),
+	},
+}
+
+var buttonActionModel = Model{
+	Name: "whatsapp.button.action", LabelEN: "WhatsApp Button Action", LabelFR: "Action à exécuter lors d'un clic sur un bouton WhatsApp",
+	Order: "sequence, id", Info: "What the sidecar does when a customer clicks a WhatsApp button.",
+	Fields: []Field{
+		field("name", "char", "Action name", "Nom de l'action", required),
+		field("button_id", "char", "Button ID", "ID du bouton", required, indexed,
+			help("The clicked button's id, or a prefix such as btn_validate_order_.", "L'ID du bouton cliqué, ou un préfixe comme btn_validate_order_.")),
+		field("match_mode", "char", "Match", "Correspondance",
+			help("exact or prefix.", "exact ou prefix.")),
+		selection("action_type", "Action type", "Type d'action", []Option{
+			{"send_message", "Send a message", "Envoyer un message"},
+			{"update_contact", "Update the contact", "Mettre à jour le contact"},
+			{"create_ticket", "Create a ticket", "Créer un ticket"},
+			{"update_status", "Update the status", "Mettre à jour le statut"},
+			{"validate_order", "Confirm the order", "Valider la commande"},
+			{"cancel_order", "Cancel the order", "Annuler la commande"},
+			{"order_details", "Send the order details", "Envoyer le détail de la commande"},
+			{"invoice_pdf", "Send the invoice PDF", "Envoyer la facture PDF"},
+			{"payment_details", "Send the payment details", "Envoyer les détails de paiement"},
+			{"odoo_method", "Call an Odoo method", "Appeler une méthode Odoo"},
+			{"callback", "Call a URL (signed JSON)", "Appeler une URL (JSON signé)"},
+			{"custom_python", "Custom Python code (not run)", "Code Python personnalisé (non exécuté)"},
+		}, required),
+		field("message_to_send", "text", "Message to send", "Message à envoyer"),
+		field("contact_field_to_update", "char", "Contact field to update", "Champ contact à mettre à jour"),
+		field("contact_field_value", "char", "Value to set", "Valeur à définir"),
+		field("odoo_model", "char", "Odoo model", "Modèle Odoo"),
+		field("odoo_method", "char", "Odoo method", "Méthode Odoo"),
+		field("callback_url", "char", "Callback URL", "URL de rappel"),
+		field("callback_secret", "char", "Callback secret", "Secret de rappel"),
+		field("python_code", "text", "Python code", "Code Python",
+			help("Kept from the former module; the sidecar never runs it and reports such actions.", "Conservé de l'ancien module ; le sidecar ne l'exécute jamais et signale ces actions.")),
+		many2one("config_id", "whatsapp.config", "set null", "Configuration", "Configuration"),
+		field("active", "boolean", "Active", "Actif"),
+		field("sequence", "integer", "Sequence", "Séquence"),
+		field("description", "text", "Description", "Description"),
+	},
+}
+
+var scenarioModel = Model{
+	Name: "whatsapp.interactive.scenario", LabelEN: "WhatsApp Interactive Scenario", LabelFR: "Scénario de message interactif WhatsApp avec réponses automatiques",
+	Order: "sequence, name", Info: "A message with up to three reply buttons and the automatic answer to each.",
+	Fields: append([]Field{
+		field("name", "char", "Scenario name", "Nom du scénario", required),
+		field("active", "boolean", "Active", "Actif"),
+		field("sequence", "integer", "Sequence", "Séquence"),
+		field("description", "text", "Description", "Description"),
+		field("initial_message", "text", "Initial message", "Message initial", required),
+		many2one("config_id", "whatsapp.config", "set null", "Configuration", "Configuration"),
+	}, append(append(scenarioButton("1"), scenarioButton("2")...), scenarioButton("3")...)...),
+}
+
+func scenarioButton(n string) []Field {
+	return []Field{
+		field("button_"+n+"_id", "char", "Button "+n+" ID", "ID Bouton "+n),
+		field("button_"+n+"_title", "char", "Button "+n+" title", "Titre Bouton "+n,
+			help("At most 20 characters (WhatsApp's limit).", "20 caractères au plus (limite de WhatsApp).")),
+		field("button_"+n+"_response", "text", "Button "+n+" automatic answer", "Réponse automatique Bouton "+n),
+		field("button_"+n+"_send_interactive", "boolean", "Button "+n+": send an interactive message", "Bouton "+n+" : Envoyer un message interactif"),
+		many2one("button_"+n+"_next_scenario_id", "whatsapp.interactive.scenario", "set null", "Button "+n+" next scenario", "Scénario suivant Bouton "+n),
+	}
+}

@@ -1,0 +1,63 @@
+package odooapp
+
+import (
+	"embed"
+	"path"
+)
+
+//go:embed views/*.xml
+var viewFiles embed.FS
+
+// Module is the ir_model_data module of every record the sidecar writes: views,
+// actions, menus and access rows get an external id whatsapp_sidecar.<name>, the
+// natural key upserts go by. No Odoo module has that name, so Odoo's module updates
+// never claim or delete these records.
+const Module = "whatsapp_sidecar"
+
+// View is one ir_ui_view row; its arch is views/<XMLID>.xml.
+type View struct {
+	XMLID    string
+	Model    string
+	Type     string // tree, form, search
+	Priority int
+	// Inherit is the external id of the Odoo view this one extends (mode
+	// 'extension'); the view is skipped when that module is not installed.
+	Inherit string
+	File    string // under views/
+}
+
+// Arch returns the view's XML.
+func (v View) Arch() string {
+	b, err := viewFiles.ReadFile(path.Join("views", v.File))
+	if err != nil {
+		// The files are embedded and checked by the tests; a missing one is a build mistake.
+		panic(err)
+	}
+	return string(b)
+}
+
+// Views are the screens of the WhatsApp app and its tabs on Odoo's forms.
+var Views = append(modelViews(
+	"whatsapp.message", "whatsapp.conversation", "whatsapp.template",
+	"whatsapp.button.action", "whatsapp.interactive.scenario", "whatsapp.config",
+),
+	View{XMLID: "view_sale_order_form", Model: "sale.order", Type: "form", Priority: 90, Inherit: "sale.view_order_form", File: "sale_order_form.xml"},
+	View{XMLID: "view_account_move_form", Model: "account.move", Type: "form", Priority: 90, Inherit: "account.view_move_form", File: "account_move_form.xml"},
+	View{XMLID: "view_res_partner_form", Model: "res.partner", Type: "form", Priority: 90, Inherit: "base.view_partner_form", File: "res_partner_form.xml"},
+)
+
+// modelViews lists the list, form and search views of each model, named
+// views/<table>_<type>.xml.
+func modelViews(models ...string) []View {
+	var views []View
+	for _, model := range models {
+		table := Model{Name: model}.Table()
+		for _, typ := range []string{"tree", "form", "search"} {
+			views = append(views, View{
+				XMLID: "view_" + table + "_" + typ, Model: model, Type: typ, Priority: 16,
+				File: table + "_" + typ + ".xml",
+			})
+		}
+	}
+	return views
+}
