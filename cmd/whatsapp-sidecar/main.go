@@ -37,6 +37,8 @@ func commands() []command {
 	return []command{
 		{"run", "run the sidecar: capture Odoo's changes, send, receive webhooks", runSidecar},
 		{"migrate", "install or upgrade the sidecar's tables, triggers and Odoo metadata", runMigrate},
+		{"send", "queue one message (text, document, template or scenario) and wait for Meta's answer", runSend},
+		{"templates", "templates sync: fetch the message templates from Meta into whatsapp_template", runTemplates},
 		{"demo", "build a demo Odoo 16 database on the local PostgreSQL and run the sidecar on it", runDemo},
 		{"uninstall", "remove the triggers and the whatsapp_sidecar schema (--drop-data: also tables and columns)", runUninstall},
 		{"emulator", "serve the WhatsApp Cloud API emulator (tests, benchmarks, sandbox)", func(ctx context.Context, args []string, _ envconfig.Lookuper, stdout, stderr io.Writer) error {

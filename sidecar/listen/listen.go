@@ -91,7 +91,10 @@ func (l *Listener) Run(ctx context.Context) error {
 	inner := &pgxlisten.Listener{
 		Connect:        l.Connect,
 		ReconnectDelay: delay,
-		LogError: func(_ context.Context, err error) {
+		LogError: func(ctx context.Context, err error) {
+			if ctx.Err() != nil {
+				return // stopping, not a failure
+			}
 			logger.Warn("database listener interrupted, reconnecting", "err", err, "in", delay)
 		},
 	}

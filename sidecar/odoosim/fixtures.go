@@ -51,13 +51,16 @@ func inTx(ctx context.Context, q Querier, fn func(pgx.Tx) error) error {
 func NewQuotation(ctx context.Context, q Querier, partnerID int, untaxed, tax int64) (int, error) {
 	var id int
 	err := inTx(ctx, q, func(tx pgx.Tx) error {
+		// Odoo names the order from its sequence in the INSERT itself.
 		err := tx.QueryRow(ctx, `
-			INSERT INTO sale_order (company_id, create_date, create_uid, currency_id, currency_rate, date_order,
+			WITH n AS (SELECT nextval('sale_order_id_seq') AS id)
+			INSERT INTO sale_order (id, company_id, create_date, create_uid, currency_id, currency_rate, date_order,
 				name, partner_id, partner_invoice_id, partner_shipping_id, pricelist_id, require_payment,
 				require_signature, state, team_id, user_id, write_date, write_uid)
-			VALUES ($1, now() AT TIME ZONE 'utc', $2, $3, 1.0, date_trunc('second', now() AT TIME ZONE 'utc'),
-				'S' || lpad((nextval('sale_order_id_seq') + 1000)::text, 5, '0'), $4, $4, $4, $5, true,
-				true, 'draft', 1, $2, now() AT TIME ZONE 'utc', $2)
+			SELECT n.id, $1, now() AT TIME ZONE 'utc', $2, $3, 1.0, date_trunc('second', now() AT TIME ZONE 'utc'),
+				'S' || lpad(n.id::text, 5, '0'), $4, $4, $4, $5, true,
+				true, 'draft', 1, $2, now() AT TIME ZONE 'utc', $2
+			FROM n
 			RETURNING id`, CompanyID, AdminUserID, CurrencyXOF, partnerID, PricelistID).Scan(&id)
 		if err != nil {
 			return err
@@ -83,7 +86,7 @@ func AddOrderLine(ctx context.Context, q Querier, orderID, productID int, label 
 				price_unit, price_subtotal, price_tax, price_total, price_reduce_taxexcl, price_reduce_taxinc,
 				discount, customer_lead, company_id, currency_id, order_partner_id, state, qty_delivered_method,
 				invoice_status, create_uid, create_date, write_uid, write_date)
-			SELECT o.id, $3, 10, $2, $4, 1, $5, $4 * $5, 0, $4 * $5, $5, $5, 0, 0, o.company_id, o.currency_id,
+			SELECT o.id, $3, 10, $2, $4::numeric, 1, $5::numeric, $4::numeric * $5::numeric, 0, $4::numeric * $5::numeric, $5::numeric, $5::numeric, 0, 0, o.company_id, o.currency_id,
 				o.partner_id, o.state, 'manual', 'no', $6, now() AT TIME ZONE 'utc', $6, now() AT TIME ZONE 'utc'
 			FROM sale_order o WHERE o.id = $1`, orderID, productID, label, qty, unitPrice, AdminUserID)
 		return err

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/templates"
+)
+
+// runTemplates is `templates sync`: fetch every active account's templates from Meta
+// into whatsapp_template.
+func runTemplates(ctx context.Context, args []string, env envconfig.Lookuper, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "sync" {
+		fmt.Fprintln(stderr, "usage: whatsapp-sidecar templates sync")
+		return errUsage
+	}
+	fs := newFlags("templates sync", stderr)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load(ctx, env)
+	if err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return fmt.Errorf("connect to DATABASE_URL: %w", err)
+	}
+	defer pool.Close()
+	reg := accounts.New(accounts.Options{Env: cfg.WhatsApp})
+	if err := reg.Load(ctx, pool); err != nil {
+		return err
+	}
+	if len(reg.All()) == 0 {
+		return fmt.Errorf("no active whatsapp_config and no WHATSAPP_PHONE_NUMBER_ID: nothing to sync")
+	}
+	for _, a := range reg.All() {
+		n, err := templates.Sync(ctx, pool, a)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %d templates synced\n", a.Name, n)
+	}
+	return nil
+}
+
+func jsonMarshal(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
