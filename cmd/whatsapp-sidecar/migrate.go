@@ -28,7 +28,9 @@ func runMigrate(ctx context.Context, args []string, env envconfig.Lookuper, stdo
 }
 
 // installSchema is `migrate`.
-func installSchema(ctx context.Context, conn *pgx.Conn) ([]string, error) { return install.Migrate(ctx, conn) }
+func installSchema(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	return install.Migrate(ctx, conn)
+}
 
 func runUninstall(ctx context.Context, args []string, env envconfig.Lookuper, stdout, stderr io.Writer) error {
 	fs := newFlags("uninstall", stderr)

@@ -375,4 +375,3 @@ func schemaCurrent(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return nil
 }
-
