@@ -411,3 +411,56 @@ func TestTwoReplicasSendEachMessageOnce(t *testing.T) {
 		t.Errorf("%d distinct messages sent, want 300; rows: %v", len(seen), errs)
 	}
 }
+
+// Outside the 24-hour window, a notification mapped to an approved template goes as
+// that template, its placeholders filled from the order; one that is not mapped
+// fails with Meta's 131047 and says what to do.
+func TestOutsideTheWindow(t *testing.T) {
+	t.Parallel()
+	for _, mapped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("TemplateMapped=%v", mapped), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := context.Background()
+			b.emu.UpdateKnobs(func(k *emulator.Knobs) { k.RequireWindow, k.SyncFailures = true, true })
+			b.db.Exec(t, `INSERT INTO whatsapp_template (name, wa_name, language_code, status, components, parameter_format, notification_kind)
+				VALUES ('Commande créée', 'commande_creee', 'fr', 'APPROVED', $1, 'POSITIONAL', $2)`,
+				`[{"type":"BODY","text":"Bonjour {{1}}, votre commande {{2}} de {{3}} est enregistrée."}]`,
+				map[bool]any{true: "order_created", false: nil}[mapped])
+			b.emu.AddTemplate(whatsapp.TemplateInfo{Name: "commande_creee", Language: "fr", Status: "APPROVED", Category: "UTILITY",
+				Components: []whatsapp.TemplateComponentInfo{{Type: "BODY", Text: "Bonjour {{1}}, votre commande {{2}} de {{3}} est enregistrée."}}})
+			if err := b.accounts.Load(ctx, b.pool); err != nil {
+				t.Fatal(err)
+			}
+			order, err := odoosim.NewQuotation(ctx, b.pool, odoosim.PartnerAwa, 1000, 180)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.flush(t)
+			rows := b.rows(t, "sale.order", order)
+			if !mapped {
+				if len(rows) != 1 || rows[0].Status != "failed" || !strings.Contains(rows[0].Error, "131047") || !strings.Contains(rows[0].Error, "template") {
+					t.Fatalf("rows %+v, want one failed row with 131047 and the advice to map a template", rows)
+				}
+				return
+			}
+			reqs := b.sent(t)
+			if len(reqs) != 1 || reqs[0].Template == nil {
+				t.Fatalf("sent %+v, want one template message", reqs)
+			}
+			var params []string
+			for _, c := range reqs[0].Template.Components {
+				for _, p := range c.Parameters {
+					params = append(params, p.Text)
+				}
+			}
+			want := []string{"Awa Ndiaye", fmt.Sprintf("S%05d", order), "1 180 F CFA"}
+			if reqs[0].Template.Name != "commande_creee" || fmt.Sprint(params) != fmt.Sprint(want) {
+				t.Errorf("template %s with %q, want commande_creee with %q", reqs[0].Template.Name, params, want)
+			}
+			if len(rows) != 1 || rows[0].Status != "sent" || rows[0].Type != "template" {
+				t.Errorf("rows %+v, want one sent template row", rows)
+			}
+		})
+	}
+}
