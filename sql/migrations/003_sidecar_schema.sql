@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS whatsapp_sidecar.event (
     attempts integer NOT NULL DEFAULT 0,
     last_error text
 );
-CREATE INDEX IF NOT EXISTS event_available_at_idx ON whatsapp_sidecar.event (available_at, id);
+-- No index beyond the primary key: the composer reads the queue in id order, and
+-- every index would be one more insert per captured row inside Odoo's transaction.
 
 -- Meta's webhook deliveries, stored raw (the exact signed bytes) before any processing,
 -- so a slow database or a bug in the processor never loses one.
