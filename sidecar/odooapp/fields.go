@@ -42,10 +42,10 @@ func upsertField(ctx context.Context, tx pgx.Tx, modelID int, f Field, hasTracki
 		boolean("required", f.Required),
 		boolean("readonly", f.Readonly),
 		boolean("index", f.Index),
-		boolean("store", f.Stored()),
+		boolean("store", f.Store()),
 		boolean("copied", f.Copied()),
 		boolean("translate", false),
-		boolean("selectable", f.Stored()),
+		boolean("selectable", f.Store()),
 		optional("compute", f.Compute),
 		optional("depends", f.Depends),
 	}

@@ -110,8 +110,10 @@ func (in *installer) field(ctx context.Context, modelID int, f Field, columns ma
 	if id == 0 {
 		return nil // an Odoo module's field of the same name
 	}
+	// Sequence from 0, as Odoo's reflection numbers them: another sequence makes
+	// `odoo -u` rewrite the rows, which drops their French labels.
 	for i, o := range f.Selection {
-		if err := upsertSelection(ctx, in.tx, id, i+1, o, in.md, in.t, f.Model+"."+f.Name); err != nil {
+		if err := upsertSelection(ctx, in.tx, id, i, o, in.md, in.t, f.Model+"."+f.Name); err != nil {
 			return err
 		}
 	}

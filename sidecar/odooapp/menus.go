@@ -38,9 +38,15 @@ var WindowActions = []WindowAction{
 		HelpFR: "Un scénario est un message avec jusqu'à trois boutons et une réponse automatique pour chacun."},
 	{XMLID: "action_whatsapp_config", Model: "whatsapp.config", NameEN: "WhatsApp Configuration", NameFR: "Configuration WhatsApp",
 		ViewMode: "tree,form",
-		Context:  "{'default_name': 'WhatsApp Business', 'default_is_active': True, 'default_unpaid_invoice_days': 7, 'default_show_button_in_order': True, 'default_show_button_in_invoice': True, 'default_show_button_in_partner': True}",
-		HelpEN:   "Add the WhatsApp Business number the sidecar sends from.",
-		HelpFR:   "Ajoutez le numéro WhatsApp Business depuis lequel le sidecar envoie."},
+		// The columns' defaults, which an Odoo form would otherwise send as false or 0.
+		Context: "{'default_name': 'WhatsApp Business', 'default_is_active': True, 'default_lang': 'fr', " +
+			"'default_auto_send_order_creation': True, 'default_auto_send_order_state': True, 'default_auto_send_invoice': True, " +
+			"'default_auto_send_invoice_residual': True, 'default_unpaid_invoice_days': 7, 'default_unpaid_reminder_interval_days': 7, " +
+			"'default_unpaid_reminder_max_count': 3, 'default_rate_limit_per_second': 80, 'default_payment_wave_enabled': True, " +
+			"'default_payment_orange_enabled': True, 'default_show_button_in_order': True, 'default_show_button_in_invoice': True, " +
+			"'default_show_button_in_partner': True}",
+		HelpEN: "Add the WhatsApp Business number the sidecar sends from.",
+		HelpFR: "Ajoutez le numéro WhatsApp Business depuis lequel le sidecar envoie."},
 }
 
 // Menu is an ir_ui_menu row.

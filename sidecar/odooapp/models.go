@@ -58,8 +58,12 @@ type Option struct {
 
 // Stored reports whether the field has a column.
 func (f Field) Stored() bool {
-	return f.Compute == "" && f.Type != "one2many" && f.Type != "many2many"
+	return f.Store() && f.Type != "one2many" && f.Type != "many2many"
 }
+
+// Store is Odoo's `store` attribute: every field but a computed one. A one2many has no
+// column yet is stored for Odoo; registered with store false, it reads as always empty.
+func (f Field) Store() bool { return f.Compute == "" }
 
 // Copied is Odoo's `copy` attribute: what a duplicated record keeps. Technical ids
 // and delivery tracking of a message must not be duplicated.
@@ -149,7 +153,7 @@ var configModel = Model{
 		field("default_country_code", "char", "Default country code", "Indicatif pays par défaut",
 			help("For numbers written without a country code, e.g. SN.", "Pour les numéros saisis sans indicatif, ex. SN.")),
 		field("lang", "char", "Message language", "Langue des messages",
-			help("fr_FR or en_US: the language of the notification texts.", "fr_FR ou en_US : la langue des textes de notification.")),
+			help("fr or en: the language of the notification texts.", "fr ou en : la langue des textes de notification.")),
 		field("rate_limit_per_second", "integer", "Messages per second", "Messages par seconde"),
 		field("auto_send_order_creation", "boolean", "Send orders when created", "Envoyer automatiquement les commandes après création"),
 		field("auto_send_order_state", "boolean", "Send order confirmations and cancellations", "Envoyer les confirmations et annulations de commande"),
@@ -232,6 +236,9 @@ var conversationModel = Model{
 		field("last_inbound_at", "datetime", "Last customer message", "Dernier message du client", readonly,
 			help("Free-form messages are allowed for 24 hours after it; later, only templates.", "Les messages libres sont permis 24 heures après ; ensuite, seulement des templates.")),
 		field("last_message_at", "datetime", "Last message", "Dernier message", readonly),
+		field("opt_out", "boolean", "Opted out", "Désinscrit",
+			help("The customer sent an opt-out keyword (STOP) from this number.", "Le client a envoyé un mot-clé de désinscription (STOP) depuis ce numéro.")),
+		field("opt_out_date", "datetime", "Opt-out date", "Date de désinscription", readonly),
 		{Name: "message_ids", Type: "one2many", LabelEN: "Messages", LabelFR: "Messages",
 			Relation: "whatsapp.message", RelationField: "conversation_id"},
 		{Name: "message_count", Type: "integer", LabelEN: "Number of messages", LabelFR: "Nombre de messages",
@@ -298,6 +305,8 @@ var messageModel = Model{
 			help("What the sidecar renders for an empty message: order_summary, invoice_pdf, scenario, or a notification.", "Ce que le sidecar compose pour un message vide : order_summary, invoice_pdf, scenario, ou une notification.")),
 		field("reply_to_wa_message_id", "char", "In reply to (WhatsApp ID)", "En réponse à (ID WhatsApp)", readonly),
 		field("buttons", "text", "Buttons (JSON)", "Boutons (JSON)", readonly),
+		field("params", "text", "Template parameters (JSON)", "Paramètres du template (JSON)", readonly,
+			help("The values the text was rendered from, to fill an approved template outside the 24-hour window.", "Les valeurs dont le texte a été composé, pour remplir un template approuvé hors de la fenêtre de 24 heures.")),
 		many2one("attachment_id", "ir.attachment", "set null", "Attachment", "Pièce jointe", readonly),
 		field("media_id", "char", "Media ID (Meta)", "ID Média (Meta)", readonly),
 		field("media_url", "char", "Media URL", "URL Média (si lien)", readonly),
@@ -341,9 +350,12 @@ var buttonActionModel = Model{
 			{"cancel_order", "Cancel the order", "Annuler la commande"},
 			{"order_details", "Send the order details", "Envoyer le détail de la commande"},
 			{"invoice_pdf", "Send the invoice PDF", "Envoyer la facture PDF"},
+			{"payment_wave", "Send the Wave payment details", "Envoyer le paiement Wave"},
+			{"payment_orange", "Send the Orange Money payment details", "Envoyer le paiement Orange Money"},
 			{"payment_details", "Send the payment details", "Envoyer les détails de paiement"},
 			{"odoo_method", "Call an Odoo method", "Appeler une méthode Odoo"},
-			{"callback", "Call a URL (signed JSON)", "Appeler une URL (JSON signé)"},
+			{"http_callback", "Call a URL (signed JSON)", "Appeler une URL (JSON signé)"},
+			{"callback", "Call a URL (signed JSON, former name)", "Appeler une URL (JSON signé, ancien nom)"},
 			{"custom_python", "Custom Python code (not run)", "Code Python personnalisé (non exécuté)"},
 		}, required),
 		field("message_to_send", "text", "Message to send", "Message à envoyer"),

@@ -105,9 +105,12 @@ func removeAll(ctx context.Context, tx pgx.Tx) ([]string, error) {
 			report = append(report, fmt.Sprintf("removed %d %s", n, s.what))
 		}
 	}
+	// Odoo also reflects a flag onto the models that _inherits its model (account.move's
+	// onto account.payment, res.partner's onto res.users), as state 'base' rows.
 	var flags int64
 	for _, f := range FlagFields {
-		tag, err := tx.Exec(ctx, `DELETE FROM ir_model_fields WHERE model = $1 AND name = $2 AND state = 'manual'`, f.Model, f.Name)
+		tag, err := tx.Exec(ctx, `
+			DELETE FROM ir_model_fields WHERE name = $2 AND ((model = $1 AND state = 'manual') OR state = 'base')`, f.Model, f.Name)
 		if err != nil {
 			return nil, fmt.Errorf("unregister field %s.%s: %w", f.Model, f.Name, err)
 		}

@@ -1,6 +1,6 @@
 # "Répondre" on an inbound message: open a draft answer in the same conversation,
 # to the same number. Action > Envoyer queues it once written.
-fr = (env.user.lang or 'fr_FR')[:2] == 'fr'
+fr = (env.lang or 'fr_FR')[:2] == 'fr'
 Message = env['whatsapp.message']
 drafts = Message
 for message in (records or record):

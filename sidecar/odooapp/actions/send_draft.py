@@ -1,6 +1,6 @@
 # "Envoyer" on messages: queue the selected drafts; the sidecar sends every queued
 # row. A draft needs a text (or is a scenario) and a recipient.
-fr = (env.user.lang or 'fr_FR')[:2] == 'fr'
+fr = (env.lang or 'fr_FR')[:2] == 'fr'
 ready = env['whatsapp.message']
 for message in (records or record):
     if message.status != 'draft' or message.direction != 'out':

@@ -1,7 +1,7 @@
 # "Envoyer par WhatsApp" on invoices: queue the PDF of each selected posted customer
 # invoice or credit note. The sidecar finds or renders the PDF, uploads it to Meta and
 # sends it as a document to the customer's mobile, else phone.
-fr = (env.user.lang or 'fr_FR')[:2] == 'fr'
+fr = (env.lang or 'fr_FR')[:2] == 'fr'
 Message = env['whatsapp.message']
 queued = Message
 skipped = []

@@ -1,7 +1,7 @@
 # "Envoyer par WhatsApp" on sale orders: queue the order summary of each selected
 # order. The sidecar renders it (text with Valider / Annuler / Voir détail buttons)
 # for the customer's mobile, else phone, and sends it.
-fr = (env.user.lang or 'fr_FR')[:2] == 'fr'
+fr = (env.lang or 'fr_FR')[:2] == 'fr'
 Message = env['whatsapp.message']
 queued = Message
 skipped = []

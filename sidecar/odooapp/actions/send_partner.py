@@ -1,6 +1,6 @@
 # "Envoyer par WhatsApp" on contacts: open a draft message to each selected contact.
 # The user writes it, saves, then Action > Envoyer queues it; a draft is never sent.
-fr = (env.user.lang or 'fr_FR')[:2] == 'fr'
+fr = (env.lang or 'fr_FR')[:2] == 'fr'
 Message = env['whatsapp.message']
 drafts = Message
 skipped = []

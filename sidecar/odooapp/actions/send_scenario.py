@@ -1,7 +1,7 @@
 # "Envoyer le scénario": open a draft that carries the scenario (its initial message
 # and buttons, rendered by the sidecar); the user picks the contact or number, then
 # Action > Envoyer queues it.
-fr = (env.user.lang or 'fr_FR')[:2] == 'fr'
+fr = (env.lang or 'fr_FR')[:2] == 'fr'
 scenario = (records or record)[:1]
 if not scenario:
     raise UserError(fr and 'Sélectionnez un scénario.' or 'Select a scenario.')

@@ -1,7 +1,7 @@
 # "Synchroniser les templates": ask the sidecar to fetch this account's templates
 # from Meta; it does so when template_sync_requested_at is newer than
 # templates_synced_at (the config trigger wakes it at once).
-fr = (env.user.lang or 'fr_FR')[:2] == 'fr'
+fr = (env.lang or 'fr_FR')[:2] == 'fr'
 configs = records or record
 configs.write({'template_sync_requested_at': datetime.datetime.utcnow()})
 action = {

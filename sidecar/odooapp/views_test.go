@@ -1,0 +1,152 @@
+package odooapp_test
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooapp"
+)
+
+// fieldUse is a field a view names, with the model it belongs to.
+type fieldUse struct{ model, name, where string }
+
+// domainField finds the field names of a domain's leaves: ('status', '=', ...).
+var domainField = regexp.MustCompile(`\(\s*'([a-z0-9_]+)'\s*,\s*'(=|!=|<>|<|>|<=|>=|in|not in|like|ilike|=like|=ilike|child_of|parent_of)'`)
+
+// viewFields parses an arch with encoding/xml and lists every field it names:
+// <field name>, the fields of domains and modifiers (attrs, filter domains),
+// group_by contexts, date filters and decoration expressions. A x2many field's inline
+// views name fields of its comodel, told by relations.
+func viewFields(t *testing.T, arch, model string, relations map[string]string) []fieldUse {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(arch))
+	var uses []fieldUse
+	stack := []string{model}
+	var elements []bool // per open element: did it push a model
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("arch does not parse: %v", err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			current := stack[len(stack)-1]
+			pushed := false
+			for _, a := range el.Attr {
+				switch {
+				case el.Name.Local == "field" && a.Name.Local == "name":
+					uses = append(uses, fieldUse{current, a.Value, "<field>"})
+					if rel, ok := relations[current+"."+a.Value]; ok {
+						stack = append(stack, rel)
+						pushed = true
+					}
+				case a.Name.Local == "attrs" || a.Name.Local == "domain":
+					for _, m := range domainField.FindAllStringSubmatch(a.Value, -1) {
+						uses = append(uses, fieldUse{current, m[1], a.Name.Local})
+					}
+				case a.Name.Local == "date":
+					uses = append(uses, fieldUse{current, a.Value, "date filter"})
+				case a.Name.Local == "context":
+					for _, m := range regexp.MustCompile(`'group_by':\s*'([a-z0-9_]+)`).FindAllStringSubmatch(a.Value, -1) {
+						uses = append(uses, fieldUse{current, m[1], "group_by"})
+					}
+				case strings.HasPrefix(a.Name.Local, "decoration-"):
+					for _, m := range regexp.MustCompile(`([a-z_][a-z0-9_]*)\s*(==|!=|in|not in)\s`).FindAllStringSubmatch(a.Value, -1) {
+						uses = append(uses, fieldUse{current, m[1], a.Name.Local})
+					}
+				}
+			}
+			elements = append(elements, pushed)
+		case xml.EndElement:
+			if elements[len(elements)-1] {
+				stack = stack[:len(stack)-1]
+			}
+			elements = elements[:len(elements)-1]
+		}
+	}
+	return uses
+}
+
+// Every view Install wrote, in each language, parses and names only fields
+// registered on its model (or Odoo's automatic ones): Odoo refuses to open a view
+// that names an unknown field.
+func TestViewsNameOnlyRegisteredFields(t *testing.T) {
+	t.Parallel()
+	conn := installed(t)
+	registered := map[string]bool{}
+	relations := map[string]string{}
+	for _, row := range mustRows(t, conn, `SELECT model || ' ' || name || ' ' || ttype || ' ' || COALESCE(relation, '') FROM ir_model_fields`) {
+		p := strings.Fields(row)
+		registered[p[0]+"."+p[1]] = true
+		if p[2] == "one2many" || p[2] == "many2many" {
+			relations[p[0]+"."+p[1]] = p[3]
+		}
+	}
+	rows := mustRows(t, conn, `
+		SELECT json_build_object('name', v.name, 'model', v.model, 'arch', v.arch_db)::text FROM ir_ui_view v
+		JOIN ir_model_data d ON d.res_id = v.id AND d.model = 'ir.ui.view' AND d.module = 'whatsapp_sidecar'`)
+	if len(rows) != len(odooapp.Views) {
+		t.Fatalf("%d views installed, want %d", len(rows), len(odooapp.Views))
+	}
+	for _, row := range rows {
+		var v struct {
+			Name, Model string
+			Arch        map[string]string
+		}
+		if err := json.Unmarshal([]byte(row), &v); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(v.Name, func(t *testing.T) {
+			if len(v.Arch) != 2 || v.Arch["en_US"] == "" || v.Arch["fr_FR"] == "" {
+				t.Fatalf("arch_db has languages %v, want en_US and fr_FR", v.Arch)
+			}
+			for lang, arch := range v.Arch {
+				uses := viewFields(t, arch, v.Model, relations)
+				if len(uses) == 0 {
+					t.Errorf("%s: the view names no field", lang)
+				}
+				for _, u := range uses {
+					if !registered[u.model+"."+u.name] && !magic[u.name] {
+						t.Errorf("%s: %s names %s.%s, which is not a registered field", lang, u.where, u.model, u.name)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The checker above must catch a view naming an unknown field.
+func TestViewFieldsSeesUnknownFields(t *testing.T) {
+	t.Parallel()
+	arch := `<form><field name="status"/><field name="message_ids"><tree><field name="content"/></tree></field>` +
+		`<div attrs="{'invisible': [('nope', '=', False)]}"/></form>`
+	uses := viewFields(t, arch, "whatsapp.conversation", map[string]string{"whatsapp.conversation.message_ids": "whatsapp.message"})
+	var got []string
+	for _, u := range uses {
+		got = append(got, u.model+"."+u.name)
+	}
+	want := "whatsapp.conversation.status whatsapp.conversation.message_ids whatsapp.message.content whatsapp.conversation.nope"
+	if strings.Join(got, " ") != want {
+		t.Errorf("viewFields = %v, want %s", got, want)
+	}
+}
+
+// Every term of every view has a French translation, and translating keeps the arch
+// well-formed.
+func TestViewTermsHaveFrench(t *testing.T) {
+	t.Parallel()
+	for _, v := range odooapp.Views {
+		for _, term := range odooapp.ViewTerms(v.Arch()) {
+			if _, ok := odooapp.ViewTermsFR()[term]; !ok {
+				t.Errorf("view %s: term %q has no French translation", v.XMLID, term)
+			}
+		}
+	}
+}
