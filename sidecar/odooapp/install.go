@@ -213,7 +213,20 @@ func (in *installer) window(ctx context.Context, w WindowAction) error {
 		translated("help", emptyListHelp(w.HelpEN), emptyListHelp(w.HelpFR)),
 	}}, in.md, in.t)
 	in.windows[w.XMLID] = id
-	return err
+	if err != nil || in.md != repairMissing {
+		return err
+	}
+	// A deleted search view left the action without one (ON DELETE SET NULL).
+	search := in.views["view_"+Model{Name: w.Model}.Table()+"_search"]
+	tag, err := in.tx.Exec(ctx, `UPDATE ir_act_window SET search_view_id = $2 WHERE id = $1 AND search_view_id IS NULL AND $2 <> 0`, id, search)
+	if err != nil {
+		return fmt.Errorf("link window action %s to its search view: %w", w.XMLID, err)
+	}
+	if tag.RowsAffected() > 0 {
+		in.t.add("ir_act_window", updated, "")
+		in.t.repaired = append(in.t.repaired, "re-linked window action "+Module+"."+w.XMLID+" to its search view")
+	}
+	return nil
 }
 
 // emptyListHelp is the HTML Odoo shows in place of an empty list.

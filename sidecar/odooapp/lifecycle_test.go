@@ -121,6 +121,7 @@ func TestCheckRepairsDeletedMenusAndKeepsEdits(t *testing.T) {
 		"re-created ir_ui_menu whatsapp_sidecar.menu_whatsapp_root",
 		"re-created ir_ui_view whatsapp_sidecar.view_whatsapp_message_search",
 		"re-attached menu whatsapp_sidecar.menu_whatsapp_message",
+		"re-linked window action whatsapp_sidecar.action_whatsapp_message to its search view",
 		"base_registry_signaling",
 	} {
 		if !strings.Contains(got, want) {
