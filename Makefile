@@ -4,7 +4,7 @@ BIN     := bin/whatsapp-sidecar
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: help build test lint bench demo clean
+.PHONY: help build test lint bench demo load clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,3 +27,6 @@ demo: build ## a demo Odoo 16 database on the local PostgreSQL and the sidecar o
 
 clean: ## remove build outputs
 	rm -rf bin
+
+load: build ## load test: orders committed -> requests at the emulator, latency, RSS (see README)
+	./$(BIN) load

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -46,7 +44,7 @@ func runDemo(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 		fmt.Fprintf(stdout, "No PostgreSQL at 127.0.0.1:5432: started a throwaway cluster at %s\n", server)
 	}
 	fmt.Fprintf(stdout, "Creating the demo Odoo 16 database %q (real Odoo 16 schema and demo rows)...\n", *dbName)
-	dbURL, err := createDemoDatabase(ctx, server, *dbName, *dumpDir)
+	dbURL, err := pgdump.CreateDatabase(ctx, server, *dbName, *dumpDir)
 	if err != nil {
 		return err
 	}
@@ -240,34 +238,3 @@ func (p *messagePrinter) printNew(ctx context.Context) {
 }
 
 func indent(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ") }
-
-func createDemoDatabase(ctx context.Context, server, name, dumpDir string) (string, error) {
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		return "", fmt.Errorf("connect to %s: %w", server, err)
-	}
-	defer admin.Close(context.WithoutCancel(ctx))
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return "", fmt.Errorf("drop old demo database: %w", err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
-		return "", fmt.Errorf("create demo database: %w", err)
-	}
-	u, err := url.Parse(server)
-	if err != nil {
-		return "", fmt.Errorf("server URL: %w", err)
-	}
-	u.Path = "/" + name
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		return "", fmt.Errorf("connect to demo database: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	for _, file := range []string{"schema.sql", "demo_data.sql.gz"} {
-		if err := pgdump.RestoreFile(ctx, conn, filepath.Join(dumpDir, file)); err != nil {
-			return "", err
-		}
-	}
-	return u.String(), nil
-}

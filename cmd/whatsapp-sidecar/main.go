@@ -44,6 +44,7 @@ func commands() []command {
 		{"emulator", "serve the WhatsApp Cloud API emulator (tests, benchmarks, sandbox)", func(ctx context.Context, args []string, _ envconfig.Lookuper, stdout, stderr io.Writer) error {
 			return runEmulator(ctx, args, stdout, stderr)
 		}},
+		{"load", "load test: a real sidecar process between an Odoo database and the emulator, timed", runLoad},
 		{"version", "print the version", func(_ context.Context, _ []string, _ envconfig.Lookuper, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "whatsapp-sidecar", fullVersion())
 			return nil

@@ -24,6 +24,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/logging"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/migrate"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooweb"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/ops"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
@@ -96,6 +97,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 	if err := checkSchema(ctx, pool, autoMigrate, logger); err != nil {
 		return nil, err
 	}
+	d.checkOdooApp(ctx)
 
 	reg := metrics.NewRegistry(version)
 	reg.MustRegister(outbox.NewCollector(pool))
@@ -172,6 +174,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 				return nil
 			case <-configBell:
 				d.reloadAccounts(ctx)
+				d.syncBindings(ctx)
 				templateBell.Ring()
 			}
 		}
@@ -230,6 +233,47 @@ func (d *daemon) startSandbox(ctx context.Context, env *config.WhatsApp) error {
 	d.logger.Warn("SANDBOX: no WhatsApp access token is configured (WHATSAPP_ACCESS_TOKEN or whatsapp_config.access_token); "+
 		"messages go to the built-in Cloud API emulator and never reach a phone", "emulator", d.emu.URL())
 	return nil
+}
+
+// checkOdooApp repairs the sidecar's screens in Odoo (a user deleted a menu) or
+// warns about what it cannot repair (a user deleted a model, and its table).
+func (d *daemon) checkOdooApp(ctx context.Context) {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		d.logger.Warn("checking the WhatsApp app in Odoo", "err", err)
+		return
+	}
+	defer conn.Release()
+	repaired, warnings, err := odooapp.Check(ctx, conn.Conn())
+	if err != nil {
+		d.logger.Warn("checking the WhatsApp app in Odoo", "err", err)
+		return
+	}
+	for _, line := range repaired {
+		d.logger.Info("Odoo app repaired", "what", line)
+	}
+	for _, line := range warnings {
+		d.logger.Warn("Odoo app", "problem", line)
+	}
+}
+
+// syncBindings shows or hides the "Envoyer par WhatsApp" actions in Odoo as the
+// configs' show_button_in_* switches say.
+func (d *daemon) syncBindings(ctx context.Context) {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		d.logger.Warn("updating the WhatsApp buttons in Odoo", "err", err)
+		return
+	}
+	defer conn.Release()
+	lines, err := odooapp.SyncBindings(ctx, conn.Conn())
+	if err != nil {
+		d.logger.Warn("updating the WhatsApp buttons in Odoo", "err", err)
+		return
+	}
+	for _, line := range lines {
+		d.logger.Info(line)
+	}
 }
 
 func (d *daemon) reloadAccounts(ctx context.Context) {

@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -93,4 +95,38 @@ func Restore(ctx context.Context, conn *pgx.Conn, r io.Reader) error {
 		return fmt.Errorf("at end: %w", err)
 	}
 	return nil
+}
+
+// CreateDatabase (re)creates database name on the server at adminURL (a superuser
+// URL) from the plain dumps schema.sql and demo_data.sql.gz of dumpDir, and returns
+// the new database's URL.
+func CreateDatabase(ctx context.Context, adminURL, name, dumpDir string) (string, error) {
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", adminURL, err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		return "", fmt.Errorf("drop database %s: %w", name, err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", fmt.Errorf("server URL: %w", err)
+	}
+	u.Path = "/" + name
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %w", name, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, file := range []string{"schema.sql", "demo_data.sql.gz"} {
+		if err := RestoreFile(ctx, conn, filepath.Join(dumpDir, file)); err != nil {
+			return "", err
+		}
+	}
+	return u.String(), nil
 }
