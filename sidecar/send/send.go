@@ -32,8 +32,8 @@ type Sender struct {
 	// Bell wakes the sender (the listener rings it on 'message').
 	Bell listen.Bell
 
-	// Concurrency is how many customers are served at once; zero means 256 (at
-	// 200 ms per request, 1,000 msg/s needs 200 in flight).
+	// Concurrency is how many customers are served at once; zero means 512 (at
+	// 200 ms per request, 1,000 msg/s on one number needs 200 in flight).
 	Concurrency int
 	// BatchSize rows per claim; zero means 200.
 	BatchSize int
@@ -70,7 +70,7 @@ func (s *Sender) defaults() { s.once.Do(s.setDefaults) }
 
 func (s *Sender) setDefaults() {
 	if s.Concurrency == 0 {
-		s.Concurrency = 256
+		s.Concurrency = 512
 	}
 	if s.BatchSize == 0 {
 		s.BatchSize = 200

@@ -40,7 +40,9 @@ type bundle struct {
 
 // setup is a sidecar-installed Odoo database with one active WhatsApp config for
 // company 1, talking to a fresh emulator.
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T) *bundle { return setupB(t) }
+
+func setupB(t testing.TB) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
