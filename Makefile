@@ -4,7 +4,7 @@ BIN     := bin/whatsapp-sidecar
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: help build test lint bench demo load clean
+.PHONY: help build test fuzz lint bench demo load clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,6 +14,9 @@ build: ## build bin/whatsapp-sidecar
 
 test: ## run every test on real PostgreSQL (TEST_DATABASE_URL, 127.0.0.1:5432, else a throwaway cluster)
 	$(GO) test -count=1 ./...
+
+fuzz: ## run every fuzz target a few seconds (FUZZTIME=3s)
+	.ci/fuzz
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
