@@ -1,0 +1,230 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
+)
+
+// recordVars are the placeholders of the record the clicked message was about (an
+// order or invoice), for send_message texts: {order_name}, {invoice_name},
+// {amount} (the total, or what is left to pay on an invoice), ...
+func (r *Runner) recordVars(ctx context.Context, c Click, p *Plan) (texts.Vars, error) {
+	model, id := r.contextRecord(ctx, c.ContextID)
+	switch model {
+	case "sale.order":
+		o, found, err := odoo.GetOrder(ctx, r.Pool, id)
+		if err != nil || !found {
+			return nil, err
+		}
+		p.about(model, id, o.Name)
+		v := notify.OrderVars(c.Account, o)
+		v["amount"] = v["amount_total"]
+		return v, nil
+	case "account.move":
+		inv, found, err := odoo.GetInvoice(ctx, r.Pool, id)
+		if err != nil || !found {
+			return nil, err
+		}
+		p.about(model, id, inv.Name)
+		v := notify.InvoiceVars(c.Account, inv, r.now())
+		v["amount"] = v["amount_residual"]
+		return v, nil
+	}
+	return nil, nil
+}
+
+// sendMessage answers with the action's text, its placeholders filled.
+func (r *Runner) sendMessage(ctx context.Context, c Click, a Action, p *Plan) error {
+	if strings.TrimSpace(a.Message) == "" {
+		r.count(a.Type, OutcomeNotRun)
+		r.logger().Warn("send_message action without a message", "action", a.Name)
+		return nil
+	}
+	vars, err := r.recordVars(ctx, c, p)
+	if err != nil {
+		return err
+	}
+	lang := texts.French
+	if c.Account != nil {
+		lang = c.Account.Lang
+	}
+	p.reply("reply_message", p.record.Model, p.record.ID, texts.Render(lang, "", a.Message, merge(c.baseVars(), vars)))
+	r.count(a.Type, OutcomeDone)
+	return nil
+}
+
+// protectedColumns are res_partner columns a button may never write.
+var protectedColumns = map[string]bool{
+	"id": true, "create_uid": true, "create_date": true, "write_uid": true, "write_date": true,
+	"company_id": true, "user_id": true, "parent_id": true, "commercial_partner_id": true,
+}
+
+// updateContact writes the action's value into a field of the customer's partner,
+// as the seed's update_contact and update_status did. The field must be a column of
+// res_partner; the value is cast to the column's type by PostgreSQL. A refused value
+// is reported on the partner's chatter and does not spoil the rest of the click.
+func (r *Runner) updateContact(ctx context.Context, c Click, a Action, p *Plan) error {
+	field := strings.TrimSpace(a.ContactField)
+	if c.Partner == nil || field == "" || protectedColumns[field] {
+		r.count(a.Type, OutcomeNotRun)
+		r.logger().Warn("update_contact action not run", "action", a.Name, "field", field, "contact_known", c.Partner != nil)
+		return nil
+	}
+	var colType string
+	err := r.Pool.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+		WHERE a.attrelid = 'public.res_partner'::regclass AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`,
+		field).Scan(&colType)
+	if errors.Is(err, pgx.ErrNoRows) {
+		r.count(a.Type, OutcomeNotRun)
+		r.logger().Warn("update_contact action names a field res_partner does not have", "action", a.Name, "field", field)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up res_partner.%s: %w", field, err)
+	}
+	var value *string
+	if v := a.ContactValue; v != "" {
+		value = &v
+	}
+	partner := *c.Partner
+	// The type comes from the catalog, the column name is quoted: nothing of the
+	// row's text reaches the SQL but as a parameter.
+	sql := `UPDATE res_partner SET ` + pgx.Identifier{field}.Sanitize() + ` = CAST($2 AS ` + colType + `),
+		write_date = now() AT TIME ZONE 'utc', write_uid = $3 WHERE id = $1`
+	p.add(func(ctx context.Context, tx pgx.Tx, e *effects) error {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := sp.Exec(ctx, sql, partner.ID, value, SuperUser); err != nil {
+			_ = sp.Rollback(ctx)
+			r.count(a.Type, OutcomeFailed)
+			r.logger().Warn("update_contact action refused by the database", "action", a.Name, "field", field, "err", err)
+			e.notes = append(e.notes, odoo.Note{Model: "res.partner", ResID: partner.ID, RecordName: partner.Name,
+				BodyHTML: "<p>" + odoo.EscapeHTML(c.text("note_action_failed", merge(c.baseVars(),
+					texts.Vars{"button": c.Title, "error": err.Error()}))) + "</p>"})
+			return nil
+		}
+		r.count(a.Type, OutcomeDone)
+		return sp.Commit(ctx)
+	})
+	if strings.TrimSpace(a.Message) != "" {
+		return r.sendMessage(ctx, c, a, p)
+	}
+	return nil
+}
+
+// createTicket creates a helpdesk ticket through Odoo's API (Enterprise's helpdesk
+// module); without Odoo's API or that module, the click is reported.
+func (r *Runner) createTicket(ctx context.Context, c Click, a Action, p *Plan) error {
+	if r.Odoo == nil {
+		r.report(c, a, p, "create_ticket needs Odoo's external API (ODOO_URL and credentials)")
+		return nil
+	}
+	vals := map[string]any{
+		"name":        fmt.Sprintf("Demande WhatsApp - %s", c.Phone.E164),
+		"description": fmt.Sprintf("Clic WhatsApp « %s » (%s) de %s", c.Title, c.ButtonID, c.Name()),
+	}
+	if c.Partner != nil {
+		vals["partner_id"] = c.Partner.ID
+	}
+	var ticketID int
+	if err := r.Odoo.ExecuteKw(ctx, "helpdesk.ticket", "create", []any{vals}, nil, &ticketID); err != nil {
+		if r.retryable(c, err) {
+			return err
+		}
+		r.report(c, a, p, "helpdesk.ticket.create: "+err.Error())
+		return nil
+	}
+	r.count(a.Type, OutcomeDone)
+	if strings.TrimSpace(a.Message) != "" {
+		return r.sendMessage(ctx, c, a, p)
+	}
+	return nil
+}
+
+// customPython reports a seed action that ran Python: the sidecar runs no code
+// from the database. The log, the metric and a chatter note tell the user what to
+// replace it with.
+func (r *Runner) customPython(ctx context.Context, c Click, a Action, p *Plan) error {
+	r.count(a.Type, OutcomeNotRun)
+	r.logger().Warn("custom_python button action not run: the sidecar never executes code from the database",
+		"action", a.Name, "button", c.ButtonID)
+	model, id := r.contextRecord(ctx, c.ContextID)
+	text := c.text("note_custom_python", texts.Vars{"action": a.Name, "button": c.ButtonID})
+	switch {
+	case (model == "sale.order" || model == "account.move") && id != 0:
+		p.note(model, id, "", text)
+	case c.Partner != nil:
+		p.note("res.partner", c.Partner.ID, c.Partner.Name, text)
+	}
+	return nil
+}
+
+// report tells Odoo users an action could not run: log, metric, and a note on the
+// record the click was about, else on the customer's partner.
+func (r *Runner) report(c Click, a Action, p *Plan, why string) {
+	r.count(a.Type, OutcomeNotRun)
+	r.logger().Warn("button action not run", "action", a.Name, "type", a.Type, "button", c.ButtonID, "why", why)
+	text := c.text("note_action_failed", merge(c.baseVars(), texts.Vars{"button": c.Title, "error": why}))
+	switch {
+	case p.record.Model != "":
+		p.note(p.record.Model, p.record.ID, p.record.Name, text)
+	case c.Partner != nil:
+		p.note("res.partner", c.Partner.ID, c.Partner.Name, text)
+	}
+}
+
+// odooMethod calls model.method([id]) through Odoo's external API, so Odoo's own
+// business rules run. sale.order's action_confirm and action_cancel are the
+// built-in validate and cancel (customer flag, clear answers, the seed's fallback
+// without the API).
+func (r *Runner) odooMethod(ctx context.Context, c Click, a Action, p *Plan) error {
+	model, method := strings.TrimSpace(a.OdooModel), strings.TrimSpace(a.OdooMethod)
+	if model == "" {
+		model = "sale.order"
+	}
+	if model == "sale.order" && (method == "action_confirm" || method == "action_cancel") {
+		return r.orderDecision(ctx, c, a, p, method == "action_confirm")
+	}
+	if method == "" || strings.HasPrefix(method, "_") {
+		// Odoo refuses private methods remotely anyway; say so before trying.
+		r.report(c, a, p, fmt.Sprintf("odoo_method %q of %s cannot be called", method, model))
+		return nil
+	}
+	id, err := r.resolve(ctx, c, a, model, "")
+	if err != nil {
+		return err
+	}
+	if m, rid := r.contextRecord(ctx, c.ContextID); m == model && rid == id {
+		p.about(model, id, "")
+	}
+	if r.Odoo == nil {
+		r.report(c, a, p, fmt.Sprintf("%s.%s needs Odoo's external API (ODOO_URL and credentials)", model, method))
+		return nil
+	}
+	args := []any{}
+	if id != 0 {
+		args = append(args, []int{id})
+	}
+	if err := r.Odoo.ExecuteKw(ctx, model, method, args, nil, nil); err != nil {
+		if r.retryable(c, err) {
+			return err
+		}
+		r.report(c, a, p, err.Error())
+		return nil
+	}
+	r.count(a.Type, OutcomeDone)
+	if strings.TrimSpace(a.Message) != "" {
+		return r.sendMessage(ctx, c, a, p)
+	}
+	return nil
+}
