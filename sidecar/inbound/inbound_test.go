@@ -20,14 +20,14 @@ import (
 var metaTime = time.Unix(1739321024, 0).UTC()
 
 type storedMessage struct {
-	ID                          int
-	Type, Content, Phone        string
+	ID                           int
+	Type, Content, Phone         string
 	Status, ContactName, ReplyTo string
-	ErrorCode                   int
-	ErrorMessage, Raw           string
-	ConversationID, ContactID   int
-	SentAt                      time.Time
-	AttachmentID                int
+	ErrorCode                    int
+	ErrorMessage, Raw            string
+	ConversationID, ContactID    int
+	SentAt                       time.Time
+	AttachmentID                 int
 }
 
 func (b *bundle) inbound(t *testing.T) []storedMessage {
@@ -226,7 +226,7 @@ func TestFailedStatusRetriesAsTemplate(t *testing.T) {
 		'sale.order', 26, 'Bonjour Awa', 'created') RETURNING id`)
 	failed := whatsapp.Status{ID: "wamid.lost-answer", Status: "failed", Timestamp: unix(time.Now()), RecipientID: awaWaID,
 		BizOpaqueCallbackData: "sidecar:" + itoa(int64(rowID)),
-		Errors: []whatsapp.WebhookError{{Code: 131047, Title: "Re-engagement message"}}}
+		Errors:                []whatsapp.WebhookError{{Code: 131047, Title: "Re-engagement message"}}}
 	body := payload(whatsapp.WebhookValue{Statuses: []whatsapp.Status{failed}})
 	b.post(t, body)
 	b.post(t, body)
