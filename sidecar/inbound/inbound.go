@@ -58,8 +58,9 @@ type Processor struct {
 	// Retention of processed deliveries and done message claims; zero means 8 days
 	// (Meta retries for up to 7).
 	Retention time.Duration
-	// DownloadMedia stores inbound media as attachments; nil means true.
-	DownloadMedia *bool
+	// SkipMedia leaves inbound media at Meta (media_id on the row) instead of
+	// storing each file as an ir_attachment.
+	SkipMedia bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

@@ -567,3 +567,62 @@ func TestFullLoopValidateOrder(t *testing.T) {
 		return read == 2
 	})
 }
+
+// What cannot be fully handled is still recorded: media Meta no longer has (the row
+// says why), a message to a number no config has (stored, not answered), a
+// template review (status recorded on the template); old processed deliveries are
+// purged.
+func TestEdgesAreRecorded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.post(t, fixture(t, "inbound_image.json")) // media id unknown to the emulator
+	other := bytes.ReplaceAll(textFrom(awaWaID, "Awa", "wamid.other-number", "STOP"),
+		[]byte(phoneNumberID), []byte("999999999999999"))
+	b.post(t, other)
+	b.db.Exec(t, `INSERT INTO whatsapp_template (name, wa_name, language_code, status, meta_template_id)
+		VALUES ('Relance', 'invoice_reminder_v2', 'fr', 'PENDING', '594425479261596')`)
+	review, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
+		"id": emulator.DefaultWABAID, "changes": []any{map[string]any{"field": "message_template_status_update",
+			"value": map[string]any{"event": "APPROVED", "message_template_id": 594425479261596,
+				"message_template_name": "invoice_reminder_v2", "message_template_language": "fr", "reason": "NONE"}}}}}})
+	b.post(t, review)
+	b.drain(t)
+
+	msgs := b.inbound(t)
+	if len(msgs) != 2 {
+		t.Fatalf("%d inbound rows, want 2", len(msgs))
+	}
+	if !strings.HasPrefix(msgs[0].ErrorMessage, "media not downloaded") || msgs[0].AttachmentID != 0 || msgs[0].Content != "[Image] Black jacket" {
+		t.Errorf("image row: %+v", msgs[0])
+	}
+	var config *int
+	b.db.QueryRow(t, []any{&config}, `SELECT config_id FROM whatsapp_message WHERE wa_message_id = 'wamid.other-number'`)
+	var optedOut bool
+	b.db.QueryRow(t, []any{&optedOut}, `SELECT COALESCE(x_whatsapp_opt_out, false) FROM res_partner WHERE id = $1`, odoosim.PartnerAwa)
+	if config != nil || !optedOut || len(b.replies(t, "+"+awaWaID)) != 0 {
+		t.Errorf("other number: config %v, opted out %v, replies %+v", config, optedOut, b.replies(t, "+"+awaWaID))
+	}
+	var status string
+	b.db.QueryRow(t, []any{&status}, `SELECT status FROM whatsapp_template WHERE wa_name = 'invoice_reminder_v2'`)
+	if status != "APPROVED" {
+		t.Errorf("template status %q", status)
+	}
+
+	b.db.Exec(t, `UPDATE whatsapp_sidecar.inbox SET processed_at = now() - interval '9 days'`)
+	b.db.Exec(t, `UPDATE whatsapp_sidecar.inbound SET done_at = now() - interval '9 days'`)
+	if err := b.processor.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	b.db.QueryRow(t, []any{&left}, `SELECT (SELECT count(*) FROM whatsapp_sidecar.inbox) + (SELECT count(*) FROM whatsapp_sidecar.inbound)`)
+	if left != 0 {
+		t.Errorf("%d rows left after the purge", left)
+	}
+	// A redelivery after the purge is still recognised by its recorded wamid.
+	b.post(t, fixture(t, "inbound_image.json"))
+	b.drain(t)
+	if n := len(b.inbound(t)); n != 2 {
+		t.Errorf("%d inbound rows after a late redelivery", n)
+	}
+}

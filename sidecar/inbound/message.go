@@ -472,7 +472,7 @@ type downloaded struct {
 // the row's error message and the message is recorded without its file.
 func (p *Processor) download(ctx context.Context, acc *accounts.Account, m Message, attempt int) (*downloaded, string, error) {
 	media := m.Media()
-	if media == nil || media.ID == "" || (p.DownloadMedia != nil && !*p.DownloadMedia) {
+	if media == nil || media.ID == "" || p.SkipMedia {
 		return nil, "", nil
 	}
 	if acc == nil || acc.Client == nil {
