@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -104,7 +105,8 @@ func (r *Runner) callback(ctx context.Context, c Click, a Action, p *Plan) error
 	answer, err := r.post(ctx, u.String(), a.CallbackSecret, c.WaMessageID, body)
 	if err != nil {
 		r.count(a.Type, OutcomeFailed)
-		r.report(c, a, p, "callback "+u.Redacted()+": "+err.Error())
+		// Scheme, host and path only: a token in the query stays out of the chatter.
+		r.report(c, a, p, "callback "+u.Scheme+"://"+u.Host+u.Path+": "+err.Error())
 		return nil
 	}
 	r.count(a.Type, OutcomeDone)
@@ -172,7 +174,7 @@ func (r *Runner) postOnce(ctx context.Context, client *http.Client, timeout time
 	resp, err := client.Do(req)
 	if err != nil {
 		// The URL (with any token in it) stays out of the error.
-		if ue, ok := err.(*url.Error); ok {
+		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
 		return answer, true, err
