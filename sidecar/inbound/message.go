@@ -476,7 +476,7 @@ func (p *Processor) download(ctx context.Context, acc *accounts.Account, m Messa
 		return nil, "", nil
 	}
 	if acc == nil || acc.Client == nil {
-		return nil, "media not downloaded: the account has no access token", nil
+		return nil, "media not downloaded: no WhatsApp configuration with an access token for this number", nil
 	}
 	info, err := acc.Client.MediaInfo(ctx, media.ID)
 	var data []byte

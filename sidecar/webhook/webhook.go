@@ -299,7 +299,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 	ok := mode == "subscribe" && token != "" && len(challenge) <= 1024
 	if ok {
 		ok = false
-		for _, t := range h.Secrets.VerifyTokens() {
+		for _, t := range h.verifyTokens() {
 			// Every token is compared, in constant time, so the answer's timing
 			// tells nothing about which one came close.
 			if subtle.ConstantTimeCompare([]byte(t.Reveal()), []byte(token)) == 1 {
@@ -358,7 +358,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, OutcomeUnsigned, http.StatusForbidden, "unsigned delivery refused")
 		return
 	}
-	secrets := h.Secrets.AppSecrets()
+	secrets := h.appSecrets()
 	if len(secrets) == 0 {
 		// Nothing can be verified: refuse rather than accept unverifiable input.
 		// Meta retries for days, so the deliveries arrive once a secret is set.
@@ -381,7 +381,11 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), timeout)
 	defer cancel()
-	if err := h.Inbox.Store(ctx, body, header); err != nil {
+	err := errors.New("no inbox configured")
+	if h.Inbox != nil {
+		err = h.Inbox.Store(ctx, body, header)
+	}
+	if err != nil {
 		reuse = false
 		// 503: Meta retries, and nothing was acknowledged that is not stored.
 		h.refuse(w, OutcomeStoreFailed, http.StatusServiceUnavailable, "delivery not stored, Meta will retry", "err", err)
@@ -399,6 +403,22 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", "2")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, "OK")
+}
+
+// appSecrets and verifyTokens read Secrets; a handler without it verifies nothing
+// and so accepts nothing.
+func (h *Handler) appSecrets() []config.Secret {
+	if h.Secrets == nil {
+		return nil
+	}
+	return h.Secrets.AppSecrets()
+}
+
+func (h *Handler) verifyTokens() []config.Secret {
+	if h.Secrets == nil {
+		return nil
+	}
+	return h.Secrets.VerifyTokens()
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, outcome string, status int, msg string, attrs ...any) {

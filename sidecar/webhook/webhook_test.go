@@ -275,3 +275,23 @@ func TestNoSecretRefusesDeliveries(t *testing.T) {
 		t.Errorf("status %d, want 503", rec.Code)
 	}
 }
+
+// A handler missing its inbox or secrets refuses, and never panics.
+func TestUnconfiguredHandlerRefuses(t *testing.T) {
+	t.Parallel()
+	body := fixture(t, "status_read.json")
+	for _, h := range []*webhook.Handler{{}, {Secrets: webhook.AccountSecrets{Env: config.WhatsApp{AppSecret: envSec}}}} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, webhook.Path, bytes.NewReader(body))
+		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(envSec), body))
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("status %d, want 503", rec.Code)
+		}
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, webhook.Path+"?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1", nil))
+		if rec.Code != http.StatusForbidden {
+			t.Errorf("verification status %d, want 403", rec.Code)
+		}
+	}
+}
