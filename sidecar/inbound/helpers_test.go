@@ -54,7 +54,7 @@ type bundle struct {
 	stored listen.Bell
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
@@ -122,7 +122,7 @@ func (b *bundle) post(t *testing.T, body []byte) {
 }
 
 // drain processes every stored delivery.
-func (b *bundle) drain(t *testing.T) {
+func (b *bundle) drain(t testing.TB) {
 	t.Helper()
 	if _, err := b.processor.Drain(context.Background()); err != nil {
 		t.Fatal(err)
