@@ -611,3 +611,23 @@ func TestOdooMethodWithoutAPI(t *testing.T) {
 		t.Errorf("state %s replies %+v", state, r)
 	}
 }
+
+// On a database where the seed module ran, its custom_python rows for the same
+// buttons (button_id "btn_validate_order", seed rule "+_") stay in place; the
+// built-in with the more specific prefix runs, the Python is not reported.
+func TestSeedRowsDoNotShadowBuiltIns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.db.Exec(t, `INSERT INTO whatsapp_button_action (name, button_id, action_type, python_code, sequence)
+		VALUES ('Validation de commande (avec ID)', 'btn_validate_order', 'custom_python', 'order.write({})', 1)`)
+	order, _ := b.order(t, odoosim.PartnerAwa)
+	b.click(t, b.customer(t, awa), "btn_validate_order_"+itoa(order), "Valider", "")
+	var state string
+	b.db.QueryRow(t, []any{&state}, `SELECT state FROM sale_order WHERE id = $1`, order)
+	if r := b.replies(t); state != "sale" || len(r) != 1 || r[0].Kind != "reply_order_validated" {
+		t.Errorf("state %s replies %+v", state, r)
+	}
+	if notes := b.notes(t, "res.partner", odoosim.PartnerAwa); notes != "" {
+		t.Errorf("partner chatter %q", notes)
+	}
+}
