@@ -15,9 +15,11 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/actions"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/compose"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/inbound"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
@@ -32,6 +34,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/send"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/server"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/templates"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/webhook"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
 
@@ -66,6 +69,7 @@ type daemon struct {
 	accounts *accounts.Registry
 	// emu is the built-in Cloud API emulator, in sandbox mode only.
 	emu *emulator.Server
+	reg *metrics.Registry
 
 	webhook, ops *server.Server
 	cancel       context.CancelFunc // stops the components
@@ -100,6 +104,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 	d.checkOdooApp(ctx)
 
 	reg := metrics.NewRegistry(version)
+	d.reg = reg
 	reg.MustRegister(outbox.NewCollector(pool))
 	apiMetrics := whatsapp.NewMetrics(reg)
 
@@ -112,18 +117,18 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 	}
 
 	env := cfg.WhatsApp
-	d.accounts = accounts.New(accounts.Options{Env: env, Metrics: apiMetrics, Logger: logger})
-	if err := d.accounts.Load(ctx, pool); err != nil {
+	isSandbox, err := sandbox(ctx, cfg, pool)
+	if err != nil {
 		return nil, err
 	}
-	if sandbox(cfg, d.accounts) {
+	if isSandbox {
 		if err := d.startSandbox(ctx, &env); err != nil {
 			return nil, err
 		}
-		d.accounts = accounts.New(accounts.Options{Env: env, Metrics: apiMetrics, Logger: logger})
-		if err := d.accounts.Load(ctx, pool); err != nil {
-			return nil, err
-		}
+	}
+	d.accounts = accounts.New(accounts.Options{Env: env, Metrics: apiMetrics, Logger: logger})
+	if err := d.accounts.Load(ctx, pool); err != nil {
+		return nil, err
 	}
 	for _, a := range d.accounts.All() {
 		logger.Info("WhatsApp account", "config", a.Name, "company", a.CompanyID, "phone_number_id", a.PhoneNumberID,
@@ -132,11 +137,21 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 
 	var pdfs invoicepdf.Source
 	pdfs.DataDir, pdfs.Logger = cfg.Odoo.DataDir, logger
-	if cfg.Odoo.URL != "" {
-		pdfs.Odoo = &odooweb.Client{URL: cfg.Odoo.URL, DB: cfg.Odoo.DB, User: cfg.Odoo.User, Password: cfg.Odoo.Password.Reveal()}
-	}
 
-	eventBell, messageBell, configBell := listen.NewBell(), listen.NewBell(), listen.NewBell()
+	var odooClient *odooweb.Client
+	if cfg.Odoo.URL != "" {
+		odooClient = &odooweb.Client{URL: cfg.Odoo.URL, DB: cfg.Odoo.DB, User: cfg.Odoo.User, Password: cfg.Odoo.Password.Reveal()}
+	}
+	pdfs.Odoo = odooClient
+
+	eventBell, messageBell, configBell, inboxBell := listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell()
+	webhookMux.Handle(webhook.Path, &webhook.Handler{
+		Inbox:   &webhook.PoolInbox{Pool: pool},
+		Secrets: webhook.AccountSecrets{Accounts: d.accounts, Env: env},
+		Bell:    inboxBell,
+		Metrics: webhook.NewMetrics(reg),
+		Logger:  logger,
+	})
 	listener := &listen.Listener{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, cfg.DatabaseURL.Reveal()) },
 		Logger:  logger,
@@ -144,15 +159,18 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 	listener.Subscribe(listen.TopicEvent, eventBell)
 	listener.Subscribe(listen.TopicMessage, messageBell)
 	listener.Subscribe(listen.TopicConfig, configBell)
+	listener.Subscribe(listen.TopicInbox, inboxBell)
 
 	composer := &compose.Composer{Pool: pool, Accounts: d.accounts, Logger: logger, Metrics: compose.NewMetrics(reg), Bell: eventBell}
 	sender := &send.Sender{Pool: pool, Accounts: d.accounts, PDFs: &pdfs, Logger: logger, Metrics: send.NewMetrics(reg), Bell: messageBell}
+	processor := &inbound.Processor{Pool: pool, Accounts: d.accounts, Logger: logger, Metrics: inbound.NewMetrics(reg), Bell: inboxBell,
+		Actions: &actions.Runner{Pool: pool, Odoo: odooClient, Logger: logger, Metrics: actions.NewMetrics(reg)}}
 	reminders := &reminder.Scheduler{Pool: pool, Accounts: d.accounts, Logger: logger}
 	templateBell := listen.NewBell()
 	syncer := &templates.Syncer{Pool: pool, Accounts: d.accounts, Logger: logger, Bell: templateBell,
 		OnSync: func(ctx context.Context) { d.reloadAccounts(ctx) }}
 
-	if d.ops, err = server.Listen(cfg.MetricsAddr, "metrics", ops.Handler(reg,
+	if d.ops, err = server.Listen(cfg.MetricsAddr, "metrics", ops.Handler(reg.Registry,
 		ops.Check{Name: "database", Func: func(ctx context.Context) error { return pool.Ping(ctx) }},
 		ops.Check{Name: "schema", Func: func(ctx context.Context) error { return schemaCurrent(ctx, pool) }},
 		ops.Check{Name: "listener", Func: func(context.Context) error { return ready(listener.Ready()) }},
@@ -165,6 +183,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 	d.goRun(work, "listener", listener.Run)
 	d.goRun(work, "composer", composer.Run)
 	d.goRun(work, "sender", sender.Run)
+	d.goRun(work, "inbox", processor.Run)
 	d.goRun(work, "reminders", reminders.Run)
 	d.goRun(work, "templates", syncer.Run)
 	d.goRun(work, "config", func(ctx context.Context) error {
@@ -195,16 +214,16 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 
 // sandbox says whether no Meta credentials exist anywhere: then the sidecar talks
 // to its built-in emulator, and nothing leaves the machine.
-func sandbox(cfg *config.Config, reg *accounts.Registry) bool {
+func sandbox(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool) (bool, error) {
 	if cfg.WhatsApp.AccessToken.IsSet() {
-		return false
+		return false, nil
 	}
-	for _, a := range reg.All() {
-		if a.AccessToken.IsSet() {
-			return false
-		}
+	var hasToken bool
+	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM whatsapp_config WHERE is_active AND COALESCE(access_token, '') <> '')`).Scan(&hasToken)
+	if err != nil {
+		return false, fmt.Errorf("read whatsapp_config: %w", err)
 	}
-	return true
+	return !hasToken, nil
 }
 
 // startSandbox starts the emulator and points env (the overrides of every account)

@@ -7,7 +7,10 @@
 package metrics
 
 import (
+	"regexp"
 	"runtime/debug"
+	"sort"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,10 +19,20 @@ import (
 // Namespace prefixes every metric name.
 const Namespace = "whatsapp"
 
+// Registry is a Prometheus registry that also remembers the name of every metric
+// registered, observed or not yet: dashboards and alert rules are checked against
+// it.
+type Registry struct {
+	*prometheus.Registry
+
+	mu    sync.Mutex
+	names map[string]bool
+}
+
 // NewRegistry returns a registry with the Go and process collectors and the
 // whatsapp_sidecar_build_info gauge.
-func NewRegistry(version string) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
+func NewRegistry(version string) *Registry {
+	reg := &Registry{Registry: prometheus.NewRegistry(), names: map[string]bool{}}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -38,4 +51,45 @@ func NewRegistry(version string) *prometheus.Registry {
 	buildInfo.Set(1)
 	reg.MustRegister(buildInfo)
 	return reg
+}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// Register registers c and remembers its metrics' names.
+func (r *Registry) Register(c prometheus.Collector) error {
+	if err := r.Registry.Register(c); err != nil {
+		return err
+	}
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for d := range ch {
+		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			r.names[m[1]] = true
+		}
+	}
+	return nil
+}
+
+// MustRegister registers cs and panics on a registration error (a programming
+// error: two components defining the same metric).
+func (r *Registry) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// Names lists the names of every registered metric.
+func (r *Registry) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.names))
+	for n := range r.names {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
