@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +15,14 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	// The crash test runs this test binary as the sidecar, to kill it with SIGKILL.
+	if os.Getenv("WHATSAPP_SIDECAR_TEST_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	pgtest.Main(m)
+}
 
 func TestMigrateThenUninstallTwice(t *testing.T) {
 	t.Parallel()

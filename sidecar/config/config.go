@@ -40,6 +40,10 @@ type Config struct {
 	MetricsAddr string `env:"METRICS_ADDR, default=:9464"`
 	// ShutdownTimeout bounds the graceful stop: in-flight sends and HTTP requests.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=30s"`
+	// SendLease is how long a message being sent stays its sender's: after a crash,
+	// Meta's status webhooks settle what was accepted before the lease ends and the
+	// rest is sent again.
+	SendLease time.Duration `env:"SEND_LEASE, default=2m"`
 
 	LogLevel  string `env:"LOG_LEVEL, default=info"`
 	LogFormat string `env:"LOG_FORMAT"` // text, json, or empty: text on a terminal, JSON otherwise
@@ -159,6 +163,9 @@ func (c *Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT: must be positive"))
+	}
+	if c.SendLease < time.Second {
+		errs = append(errs, errors.New("SEND_LEASE: at least 1s (Meta's status webhooks need time to arrive)"))
 	}
 	if c.Odoo.URL != "" {
 		if err := checkURL(c.Odoo.URL); err != nil {
