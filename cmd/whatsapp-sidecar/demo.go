@@ -13,6 +13,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/logging"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgcluster"
@@ -79,7 +80,7 @@ func runDemo(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 	go func() { defer close(printed); printer.run(printCtx) }()
 
 	if *play {
-		if err := playActivity(ctx, d.pool, stdout); err != nil && ctx.Err() == nil {
+		if err := playActivity(ctx, d.pool, d.emu, stdout); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(stdout, "demo activity stopped: %v\n", err)
 		}
 		fmt.Fprintln(stdout, "\nThe sidecar keeps running: change orders and invoices in this database (or queue a whatsapp_message row) and watch. Ctrl-C stops it.")
@@ -114,7 +115,7 @@ func configureDemo(ctx context.Context, dbURL string) error {
 // playActivity writes what Odoo's ORM writes when a salesperson works: quotations,
 // a confirmation, an invoice posted, two payments. Pauses let the messages show in
 // order.
-func playActivity(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
+func playActivity(ctx context.Context, pool *pgxpool.Pool, emu *emulator.Server, out io.Writer) error {
 	step := func(format string, args ...any) {
 		fmt.Fprintf(out, "\nOdoo ▸ "+format+"\n", args...)
 	}
@@ -162,16 +163,48 @@ func playActivity(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error 
 		return err
 	}
 	pause()
-	step("quotation for Moussa Diop (\"77 123 45 68\", a local number), then cancelled")
-	cancelled, err := odoosim.NewQuotation(ctx, pool, odoosim.PartnerMoussa, 20000, 3600)
+	step("quotation for Moussa Diop (\"77 123 45 68\", a local number)")
+	validated, err := odoosim.NewQuotation(ctx, pool, odoosim.PartnerMoussa, 20000, 3600)
 	if err != nil {
 		return err
 	}
-	pause()
-	if err := odoosim.CancelOrder(ctx, pool, cancelled); err != nil {
+	if err := odoosim.AddOrderLine(ctx, pool, validated, 1, "[FURN_8888] Office Lamp", 2, 10000); err != nil {
 		return err
 	}
 	pause()
+	if emu != nil {
+		tap := func(who, name, button string) error {
+			_, err := emu.SendInbound(emulator.Inbound{From: who, Name: name, Type: "button_reply", ID: button})
+			return err
+		}
+		step("on his phone, Moussa taps « Voir détail », then « Valider »")
+		if err := tap("221771234568", "Moussa Diop", fmt.Sprintf("btn_view_order_details_%d", validated)); err != nil {
+			return err
+		}
+		pause()
+		if err := tap("221771234568", "Moussa Diop", fmt.Sprintf("btn_validate_order_%d", validated)); err != nil {
+			return err
+		}
+		pause()
+		var state string
+		if err := pool.QueryRow(ctx, `SELECT state FROM sale_order WHERE id = $1`, validated).Scan(&state); err == nil {
+			fmt.Fprintf(out, "\nOdoo ▸ order S%05d is now in state %q, confirmed by the customer's click\n", validated, state)
+		}
+		step("quotation for Fatou Sarr, who answers « STOP »")
+		if _, err := odoosim.NewQuotation(ctx, pool, odoosim.PartnerFatou, 50000, 9000); err != nil {
+			return err
+		}
+		pause()
+		if _, err := emu.SendInbound(emulator.Inbound{From: "221789012345", Name: "Fatou Sarr", Type: "text", Text: "STOP"}); err != nil {
+			return err
+		}
+		pause()
+		step("another quotation for Fatou Sarr: she opted out, nothing is sent")
+		if _, err := odoosim.NewQuotation(ctx, pool, odoosim.PartnerFatou, 10000, 1800); err != nil {
+			return err
+		}
+		pause()
+	}
 	return nil
 }
 
@@ -218,7 +251,7 @@ func (p *messagePrinter) printNew(ctx context.Context) {
 		p.printed[id] = true
 		who := strings.TrimSpace(name + " " + phone)
 		if direction == "in" {
-			fmt.Fprintf(p.out, "  ← %s: %s\n", who, indent(content))
+			fmt.Fprintf(p.out, "  ← %s [%s]: %s\n", who, typ, indent(content))
 			continue
 		}
 		if status == "failed" {

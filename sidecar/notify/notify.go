@@ -146,6 +146,9 @@ func OrderDetails(a *accounts.Account, o *odoo.Order, lines []odoo.Line) outbox.
 			"subtotal":   texts.Money(l.Subtotal, o.Currency, a.Lang),
 		}))
 	}
+	if len(lines) == 0 {
+		b.WriteString(texts.Get(a.Lang, "order_no_lines"))
+	}
 	vars["lines"] = b.String()
 	m := base(a, o.Partner, "sale.order", o.ID, KindOrderDetails)
 	m.Content = truncate(a.Text(KindOrderDetails, vars), 4096)

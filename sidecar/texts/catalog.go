@@ -29,6 +29,10 @@ var catalog = map[string]map[Lang]string{
 		French:  "• {product}\n  Qté : {quantity} × {price_unit} = {subtotal}",
 		English: "• {product}\n  Qty: {quantity} × {price_unit} = {subtotal}",
 	},
+	"order_no_lines": {
+		French:  "(aucun article)",
+		English: "(no items)",
+	},
 	"invoice_posted": {
 		French:  "Votre facture {invoice_name} d'un montant de {amount_total}, à régler avant le {due_date}.",
 		English: "Your invoice {invoice_name} for {amount_total}, due on {due_date}.",
