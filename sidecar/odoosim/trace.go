@@ -165,7 +165,7 @@ func (r *Replay) rewrite(table, stmt string) (string, error) {
 		old := strings.Trim(match, "'")
 		if _, ok := r.names[old]; !ok {
 			prefix := old[:len(old)-5]
-			r.names[old] = fmt.Sprintf("%s9%04d", prefix, nameSeq.Add(1)%10000)
+			r.names[old] = fmt.Sprintf("%s%d", prefix, 900000+nameSeq.Add(1))
 		}
 		return "'" + r.names[old] + "'"
 	})
