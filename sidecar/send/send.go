@@ -32,8 +32,9 @@ type Sender struct {
 	// Bell wakes the sender (the listener rings it on 'message').
 	Bell listen.Bell
 
-	// Concurrency is how many customers are served at once; zero means 512 (at
-	// 200 ms per request, 1,000 msg/s on one number needs 200 in flight).
+	// Concurrency is how many customers are served at once; zero means 300 per
+	// sending number (at Meta's 200 ms per request, 1,000 msg/s on one number
+	// needs 200 in flight).
 	Concurrency int
 	// BatchSize rows per claim; zero means 200.
 	BatchSize int
@@ -69,9 +70,6 @@ type Sender struct {
 func (s *Sender) defaults() { s.once.Do(s.setDefaults) }
 
 func (s *Sender) setDefaults() {
-	if s.Concurrency == 0 {
-		s.Concurrency = 512
-	}
 	if s.BatchSize == 0 {
 		s.BatchSize = 200
 	}
@@ -128,7 +126,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	defer poll.Stop()
 	var nextDue <-chan time.Time
 	for ctx.Err() == nil {
-		room := s.Concurrency - s.active()
+		room := s.concurrency() - s.active()
 		claimed := 0
 		if room > 0 {
 			batch, err := outbox.Claim(ctx, s.Pool, min(room, s.BatchSize), s.Lease)
@@ -211,6 +209,13 @@ func (s *Sender) nextDue(ctx context.Context) <-chan time.Time {
 		return nil
 	}
 	return time.After(d)
+}
+
+func (s *Sender) concurrency() int {
+	if s.Concurrency > 0 {
+		return s.Concurrency
+	}
+	return 300 * max(1, len(s.Accounts.All()))
 }
 
 func (s *Sender) active() int {
