@@ -50,7 +50,7 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "run")
 		cmd.Env = append(os.Environ(), "WHATSAPP_SIDECAR_TEST_AS_MAIN=1",
 			"DATABASE_URL="+db.URL, "WHATSAPP_API_URL="+emu.BaseURL(), "WEBHOOK_ADDR="+webhookAddr,
-			"METRICS_ADDR=127.0.0.1:0", "SEND_LEASE=15s", "LOG_LEVEL=error")
+			"METRICS_ADDR=127.0.0.1:0", "SEND_LEASE=8s", "LOG_LEVEL=error")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

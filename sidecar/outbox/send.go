@@ -35,17 +35,23 @@ type Pending struct {
 	Kind           string
 	Params         map[string]string
 	Attempts       int // including this one
-	// Recovered is true when the row was found 'sending' with its lease expired:
-	// a previous attempt may have reached Meta (status webhooks did not say so).
+	// Recovered is true when a previous attempt may have reached Meta: the row
+	// was found 'sending' twice past its lease, with no status webhook about it.
 	Recovered bool
 }
 
 // Claim takes up to limit rows that are due: queued rows whose next attempt has
-// come, and 'sending' rows whose lease expired (their sender died mid-send and no
-// status webhook has claimed them since). Claimed rows become 'sending' with a
-// lease: until it ends, nobody else sends them, and status webhooks can still
-// settle them. One statement, FOR UPDATE SKIP LOCKED: replicas never claim the
-// same row.
+// come, and 'sending' rows whose lease expired twice. Claimed rows become 'sending'
+// with a lease: until it ends, nobody else sends them, and status webhooks can still
+// settle them. One statement, FOR UPDATE SKIP LOCKED: replicas never claim the same
+// row.
+//
+// A 'sending' row whose lease expired was claimed by a sender that died, or whose
+// answer was lost: Meta may have accepted it. It is not sent at once: it gets a
+// second lease, starting now, so the status webhooks Meta retries while a crashed
+// sidecar was down (biz_opaque_callback_data = the row id) can settle it first;
+// wa_status 'unknown' marks that wait. Only a row still unsettled after it is sent
+// again.
 func Claim(ctx context.Context, q DBTX, limit int, lease time.Duration) ([]Pending, error) {
 	rows, err := q.Query(ctx, claimSQL, limit, lease.Seconds())
 	if err != nil {
@@ -93,20 +99,25 @@ func intOf(v *int) int {
 
 var claimSQL = `
 WITH due AS (
-    SELECT id, status FROM whatsapp_message
+    SELECT id, status, status = 'sending' AND wa_status IS DISTINCT FROM 'unknown' AS unsettled
+    FROM whatsapp_message
     WHERE status IN ('queued', 'sending') AND direction = 'out'
       AND (next_attempt_at IS NULL OR next_attempt_at <= ` + now + `)
     ORDER BY next_attempt_at NULLS FIRST, id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
+), wait AS (
+    UPDATE whatsapp_message m SET wa_status = 'unknown', next_attempt_at = ` + now + ` + make_interval(secs => $2)
+    FROM due WHERE m.id = due.id AND due.unsettled
 )
 UPDATE whatsapp_message m SET
     status = 'sending',
+    wa_status = NULL,
     attempts = COALESCE(m.attempts, 0) + 1,
     next_attempt_at = ` + now + ` + make_interval(secs => $2),
     write_date = ` + now + `
 FROM due
-WHERE m.id = due.id
+WHERE m.id = due.id AND NOT due.unsettled
 RETURNING m.id, m.config_id, m.conversation_id, m.contact_id, m.phone, m.contact_name, m.message_type, m.content,
     m.caption, m.buttons, m.media_id, m.media_url, m.media_mime_type, m.attachment_id, m.reply_to_wa_message_id,
     m.template_name, m.template_language, m.template_components, m.res_model, m.res_id, m.kind, m.params,
