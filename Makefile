@@ -13,7 +13,7 @@ build: ## build bin/whatsapp-sidecar
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/whatsapp-sidecar
 
 test: ## run every test on real PostgreSQL (TEST_DATABASE_URL, 127.0.0.1:5432, else a throwaway cluster)
-	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
 
 fuzz: ## run every fuzz target a few seconds (FUZZTIME=3s)
 	.ci/fuzz
