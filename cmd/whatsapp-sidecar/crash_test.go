@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
@@ -32,14 +33,10 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 	}
 	webhookAddr := ln.Addr().String()
 	ln.Close()
-	emu := emulator.New(emulator.Config{
+	emu := emulatortest.Start(t, emulator.Config{
 		AccessToken: "tok", AppSecret: "app-secret", WebhookURL: "http://" + webhookAddr + "/whatsapp/webhook",
 		Knobs: emulator.Knobs{Latency: 20 * time.Millisecond, StopAt: "sent", WebhookMaxAttempts: 30, WebhookRetryDelay: 100 * time.Millisecond},
 	})
-	if err := emu.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close(context.Background()) })
 	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, facebook_app_secret, company_id, default_country_code)
 		VALUES ('Boutique', '1065', 'tok', 'app-secret', 1, 'SN')`)
 	const total = 400

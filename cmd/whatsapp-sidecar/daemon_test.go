@@ -13,6 +13,7 @@ import (
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
@@ -64,11 +65,7 @@ func TestDatabaseConnectionsKilledMidRun(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
-	emu := emulator.New(emulator.Config{AccessToken: "tok"})
-	if err := emu.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close(context.Background()) })
+	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok"})
 	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code, auto_send_order_creation)
 		VALUES ('Boutique', '1065', 'tok', 1, 'SN', true)`)
 	db.Exec(t, `INSERT INTO res_partner (name, display_name, mobile, country_id, type, active)

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
@@ -78,11 +79,7 @@ func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
-	emu := emulator.New(emulator.Config{AccessToken: "tok"})
-	if err := emu.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close(context.Background()) })
+	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok"})
 	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code, auto_send_order_creation)
 		VALUES ('Boutique', '1065', 'tok', 1, 'SN', true)`)
 	d := startTestDaemon(t, db, emu)

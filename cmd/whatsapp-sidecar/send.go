@@ -60,13 +60,9 @@ func runSend(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 	if chosen != 1 {
 		return usageError(fs, "give exactly one of --text, --document, --template and --scenario")
 	}
-	cfg, err := config.Load(ctx, env)
+	_, pool, err := connectPool(ctx, env)
 	if err != nil {
 		return err
-	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL.Reveal())
-	if err != nil {
-		return fmt.Errorf("connect to DATABASE_URL: %w", err)
 	}
 	defer pool.Close()
 
@@ -112,6 +108,20 @@ func runSend(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 		return nil
 	}
 	return waitForStatus(ctx, pool, ids[0], *wait, stdout)
+}
+
+// connectPool is what the one-shot commands (send, templates) need: the
+// configuration and a pool on Odoo's database.
+func connectPool(ctx context.Context, env envconfig.Lookuper) (*config.Config, *pgxpool.Pool, error) {
+	cfg, err := config.Load(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to DATABASE_URL: %w", err)
+	}
+	return cfg, pool, nil
 }
 
 func usageError(fs *flag.FlagSet, msg string) error {

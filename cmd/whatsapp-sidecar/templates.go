@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/templates"
 )
 
@@ -25,13 +23,9 @@ func runTemplates(ctx context.Context, args []string, env envconfig.Lookuper, st
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	cfg, err := config.Load(ctx, env)
+	cfg, pool, err := connectPool(ctx, env)
 	if err != nil {
 		return err
-	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL.Reveal())
-	if err != nil {
-		return fmt.Errorf("connect to DATABASE_URL: %w", err)
 	}
 	defer pool.Close()
 	reg := accounts.New(accounts.Options{Env: cfg.WhatsApp})

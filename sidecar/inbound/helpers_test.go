@@ -19,6 +19,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/compose"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/inbound"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
@@ -63,12 +64,8 @@ func setup(t testing.TB) *bundle {
 	b.intake = httptest.NewServer(handler)
 	t.Cleanup(b.intake.Close)
 
-	b.emu = emulator.New(emulator.Config{AccessToken: token, AppSecret: appSecret, PhoneNumberID: phoneNumberID,
+	b.emu = emulatortest.Start(t, emulator.Config{AccessToken: token, AppSecret: appSecret, PhoneNumberID: phoneNumberID,
 		WebhookURL: b.intake.URL + webhook.Path, Knobs: emulator.Knobs{WebhookRetryDelay: 50 * time.Millisecond}})
-	if err := b.emu.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.emu.Close(context.Background()) })
 
 	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, facebook_app_secret, verify_token,
 		company_id, default_country_code, auto_send_order_creation, auto_send_unpaid_invoices, is_active,

@@ -15,6 +15,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/compose"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
@@ -46,11 +47,7 @@ func setupB(t testing.TB) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
-	emu := emulator.New(emulator.Config{AccessToken: token, AppSecret: "app-secret", PhoneNumberID: phoneNumberID})
-	if err := emu.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close(context.Background()) })
+	emu := emulatortest.Start(t, emulator.Config{AccessToken: token, AppSecret: "app-secret", PhoneNumberID: phoneNumberID})
 	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code,
 		auto_send_order_creation, auto_send_unpaid_invoices, is_active)
 		VALUES ('Boutique', $1, $2, 1, 'SN', true, true, true)`, phoneNumberID, token)

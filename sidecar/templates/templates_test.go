@@ -7,6 +7,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/templates"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
@@ -20,11 +21,7 @@ func TestSyncKeepsUsersMapping(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
-	emu := emulator.New(emulator.Config{AccessToken: "tok"})
-	if err := emu.Start(ctx, "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emu.Close(context.Background()) })
+	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok"})
 	emu.AddTemplate(whatsapp.TemplateInfo{ID: "77", Name: "facture_impayee", Language: "fr", Status: "PENDING", Category: "UTILITY",
 		ParameterFormat: "POSITIONAL", Components: []whatsapp.TemplateComponentInfo{{Type: "BODY", Text: "Bonjour {{1}}, la facture {{2}} reste due : {{3}}."}}})
 	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, whatsapp_business_account_id) VALUES ('Boutique', '1065', 'tok', $1)`, emulator.DefaultWABAID)
