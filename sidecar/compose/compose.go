@@ -233,7 +233,8 @@ func (c *Composer) process(ctx context.Context, tx pgx.Tx, events []event) error
 			if d.msgs[i].Status == outbox.StatusFailed {
 				notes = append(notes, odoo.Note{Model: d.msgs[i].ResModel, ResID: d.msgs[i].ResID, RecordName: d.record,
 					BodyHTML: "<p>WhatsApp non envoyé : " + odoo.EscapeHTML(d.msgs[i].ErrorMessage) + "</p>"})
-				break // one failed row says it; no point queueing its follow-ups
+				d.msgs = d.msgs[:i+1] // one failed row says it; its follow-ups would fail the same way
+				break
 			}
 		}
 		msgs = append(msgs, d.msgs...)

@@ -172,3 +172,24 @@ func TestRecipientNumbers(t *testing.T) {
 		}
 	}
 }
+
+// An invoice posted for a partner without a number: one failed row says why; the
+// buttons that would follow it are not queued to fail the same way.
+func TestInvoiceForPartnerWithoutNumberFailsOnce(t *testing.T) {
+	t.Parallel()
+	db, pool, composer := setup(t)
+	ctx := context.Background()
+	id, err := odoosim.NewInvoice(ctx, pool, odoosim.PartnerIbrahima, 10000, 1800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := odoosim.PostInvoice(ctx, pool, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := composer.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := queued(t, db); fmt.Sprint(got) != "[invoice_posted:document:failed]" {
+		t.Errorf("messages %v, want the document recorded as failed, nothing after it", got)
+	}
+}

@@ -1,6 +1,7 @@
 package send
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -364,7 +365,7 @@ func (s *Sender) media(ctx context.Context, p *outbox.Pending, acc *accounts.Acc
 	default:
 		return nil, fail("a %s message needs media_id, media_url or attachment_id", p.Type)
 	}
-	id, err := acc.Client.UploadMedia(ctx, acc.PhoneNumberID, filename, mime, strings.NewReader(string(data)))
+	id, err := acc.Client.UploadMedia(ctx, acc.PhoneNumberID, filename, mime, bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", filename, err)
 	}
