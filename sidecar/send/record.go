@@ -3,6 +3,7 @@ package send
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -160,11 +161,13 @@ var knownKinds = map[string]bool{
 }
 
 func kindLabel(kind string) string {
-	if knownKinds[kind] {
+	switch {
+	case knownKinds[kind]:
 		return kind
-	}
-	if kind == "" {
+	case kind == "":
 		return "manual"
+	case strings.HasPrefix(kind, "reply"):
+		return "reply" // answers to the customer's messages and clicks
 	}
 	return "other"
 }
