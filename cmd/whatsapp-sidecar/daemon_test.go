@@ -42,6 +42,17 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// withAccount is a sidecar-installed Odoo database whose active WhatsApp account
+// (company 1, Senegal, order notifications on) talks to a fresh emulator.
+func withAccount(t *testing.T) (*pgtest.DB, *emulator.Server) {
+	t.Helper()
+	db := pgtest.NewDB(t, pgtest.Sidecar)
+	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok"})
+	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code, auto_send_order_creation)
+		VALUES ('Boutique', '1065', 'tok', 1, 'SN', true)`)
+	return db, emu
+}
+
 func startTestDaemon(t *testing.T, db *pgtest.DB, emu *emulator.Server) *daemon {
 	t.Helper()
 	cfg, err := config.Load(context.Background(), envconfig.MapLookuper(map[string]string{
@@ -64,10 +75,7 @@ func startTestDaemon(t *testing.T, db *pgtest.DB, emu *emulator.Server) *daemon 
 func TestDatabaseConnectionsKilledMidRun(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.NewDB(t, pgtest.Sidecar)
-	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok"})
-	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code, auto_send_order_creation)
-		VALUES ('Boutique', '1065', 'tok', 1, 'SN', true)`)
+	db, emu := withAccount(t)
 	db.Exec(t, `INSERT INTO res_partner (name, display_name, mobile, country_id, type, active)
 		SELECT 'Client ' || g, 'Client ' || g, '+22176' || lpad(g::text, 7, '0'), 204, 'contact', true FROM generate_series(1, 40) g`)
 	var first int

@@ -15,10 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 
 var metricName = regexp.MustCompile(`\b((?:whatsapp|process|go)_[a-z0-9_]+)\b`)
@@ -78,10 +75,7 @@ func queries(t *testing.T) map[string]string {
 func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.NewDB(t, pgtest.Sidecar)
-	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok"})
-	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code, auto_send_order_creation)
-		VALUES ('Boutique', '1065', 'tok', 1, 'SN', true)`)
+	db, emu := withAccount(t)
 	d := startTestDaemon(t, db, emu)
 	defer d.stop(ctx)
 	if _, err := odoosim.NewQuotation(ctx, db.Pool(t), odoosim.PartnerAwa, 1000, 180); err != nil {
