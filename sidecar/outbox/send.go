@@ -38,6 +38,17 @@ type Pending struct {
 	// Recovered is true when a previous attempt may have reached Meta: the row
 	// was found 'sending' twice past its lease, with no status webhook about it.
 	Recovered bool
+	// Partner is the contact_id partner as the claim read it (zero when none).
+	Partner Recipient
+}
+
+// Recipient is what sending needs of a row's partner, read with the claim so the
+// sender asks the database nothing per message.
+type Recipient struct {
+	Name    string
+	Number  string // mobile, else phone, as Odoo stores it
+	Country string // ISO code of the partner's country
+	OptOut  bool
 }
 
 // Claim takes up to limit rows that are due: queued rows whose next attempt has
@@ -66,7 +77,8 @@ func Claim(ctx context.Context, q DBTX, limit int, lease time.Duration) ([]Pendi
 		var tplName, tplLang, tplComps, resModel, kind, params *string
 		if err := rows.Scan(&p.ID, &config, &conversation, &contact, &phone, &contactName, &typ, &content,
 			&caption, &buttons, &mediaID, &mediaURL, &mime, &attachment, &replyTo, &tplName, &tplLang, &tplComps,
-			&resModel, &resID, &kind, &params, &p.Attempts, &p.Recovered); err != nil {
+			&resModel, &resID, &kind, &params, &p.Attempts, &p.Recovered,
+			&p.Partner.Name, &p.Partner.Number, &p.Partner.Country, &p.Partner.OptOut); err != nil {
 			return nil, fmt.Errorf("claim messages: %w", err)
 		}
 		p.ConfigID, p.ConversationID, p.ContactID, p.AttachmentID, p.ResID = intOf(config), intOf(conversation), intOf(contact), intOf(attachment), intOf(resID)
@@ -99,13 +111,18 @@ func intOf(v *int) int {
 
 var claimSQL = `
 WITH due AS (
-    SELECT id, status, status = 'sending' AND wa_status IS DISTINCT FROM 'unknown' AS unsettled
-    FROM whatsapp_message
-    WHERE status IN ('queued', 'sending') AND direction = 'out'
-      AND (next_attempt_at IS NULL OR next_attempt_at <= ` + now + `)
-    ORDER BY next_attempt_at NULLS FIRST, id
+    SELECT w.id, w.status, w.status = 'sending' AND w.wa_status IS DISTINCT FROM 'unknown' AS unsettled,
+        COALESCE(p.name, '') AS partner_name,
+        COALESCE(NULLIF(trim(p.mobile), ''), NULLIF(trim(p.phone), ''), '') AS partner_number,
+        COALESCE(pc.code, '') AS partner_country, COALESCE(p.x_whatsapp_opt_out, false) AS partner_opt_out
+    FROM whatsapp_message w
+    LEFT JOIN res_partner p ON p.id = w.contact_id
+    LEFT JOIN res_country pc ON pc.id = p.country_id
+    WHERE w.status IN ('queued', 'sending') AND w.direction = 'out'
+      AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= ` + now + `)
+    ORDER BY w.next_attempt_at NULLS FIRST, w.id
     LIMIT $1
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF w SKIP LOCKED
 ), wait AS (
     UPDATE whatsapp_message m SET wa_status = 'unknown', next_attempt_at = ` + now + ` + make_interval(secs => $2)
     FROM due WHERE m.id = due.id AND due.unsettled
@@ -121,7 +138,7 @@ WHERE m.id = due.id AND NOT due.unsettled
 RETURNING m.id, m.config_id, m.conversation_id, m.contact_id, m.phone, m.contact_name, m.message_type, m.content,
     m.caption, m.buttons, m.media_id, m.media_url, m.media_mime_type, m.attachment_id, m.reply_to_wa_message_id,
     m.template_name, m.template_language, m.template_components, m.res_model, m.res_id, m.kind, m.params,
-    m.attempts, due.status = 'sending'`
+    m.attempts, due.status = 'sending', due.partner_name, due.partner_number, due.partner_country, due.partner_opt_out`
 
 // Sent is the outcome of an accepted send.
 type Sent struct {

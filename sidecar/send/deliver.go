@@ -49,7 +49,7 @@ func (s *Sender) deliver(ctx context.Context, p outbox.Pending) {
 			"WhatsApp configuration %q has no access token or phone number id: set them (or WHATSAPP_ACCESS_TOKEN / WHATSAPP_PHONE_NUMBER_ID); the message waits", acc.Name), "no_credentials")
 		return
 	}
-	to, err := s.recipient(ctx, p, acc)
+	to, err := s.recipient(p, acc)
 	if err != nil {
 		s.failed(ctx, p, nil, err)
 		return
@@ -113,32 +113,24 @@ func (s *Sender) account(ctx context.Context, p outbox.Pending) (*accounts.Accou
 // recipient is the number to send to, normalised to E.164: the row's phone, else
 // its partner's mobile or phone, read with the partner's country, then the
 // account's default. An opted-out partner gets no notification.
-func (s *Sender) recipient(ctx context.Context, p outbox.Pending, acc *accounts.Account) (phone.Number, error) {
-	var partner odoo.Partner
-	if p.ContactID != 0 {
-		var found bool
-		var err error
-		partner, found, err = odoo.GetPartner(ctx, s.Pool, p.ContactID)
-		if err != nil {
-			return phone.Number{}, err
-		}
-		if found && partner.OptOut && isNotification(p.Kind) {
-			return phone.Number{}, fail("%s opted out of WhatsApp messages (STOP): not sent", partner.Name)
-		}
+func (s *Sender) recipient(p outbox.Pending, acc *accounts.Account) (phone.Number, error) {
+	partner := p.Partner
+	if p.ContactID != 0 && partner.OptOut && isNotification(p.Kind) {
+		return phone.Number{}, fail("%s opted out of WhatsApp messages (STOP): not sent", partner.Name)
 	}
 	raw := p.Phone
 	if raw == "" {
-		raw = partner.Number()
+		raw = partner.Number
 	}
 	if raw == "" {
 		if p.ContactID == 0 {
 			return phone.Number{}, fail("no recipient: set phone or contact_id on the message")
 		}
-		return phone.Number{}, fail("%s", notify.NoNumberError(partner, nil))
+		return phone.Number{}, fail("%s", notify.NoNumberError(odoo.Partner{Name: partner.Name}, nil))
 	}
 	num, err := phone.Normalize(raw, partner.Country, acc.DefaultRegion)
 	if err != nil {
-		if partner.ID != 0 {
+		if p.ContactID != 0 {
 			return phone.Number{}, fail("%s", notify.NoNumberError(odoo.Partner{Name: partner.Name, Mobile: raw}, err))
 		}
 		return phone.Number{}, fail("%v", err)

@@ -463,3 +463,22 @@ func TestOutsideTheWindow(t *testing.T) {
 		})
 	}
 }
+
+// A row queued for an opted-out partner (an Odoo action, SQL) is not sent; a reply
+// to what they wrote (their STOP's confirmation) is.
+func TestOptedOutPartnerGetsOnlyReplies(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.db.Exec(t, `UPDATE res_partner SET x_whatsapp_opt_out = true WHERE id = 42`)
+	b.db.Exec(t, `INSERT INTO whatsapp_message (contact_id, res_model, res_id, kind) VALUES (42, 'sale.order', 26, 'order_summary')`)
+	b.db.Exec(t, `INSERT INTO whatsapp_message (contact_id, content, kind) VALUES (42, 'Vous ne recevrez plus de messages', 'reply_opt_out')`)
+	b.flush(t)
+	reqs := b.sent(t)
+	if len(reqs) != 1 || reqs[0].Text == nil || !strings.Contains(reqs[0].Text.Body, "plus de messages") {
+		t.Fatalf("sent %+v, want only the reply", reqs)
+	}
+	rows := b.rows(t, "sale.order", 26)
+	if len(rows) != 1 || rows[0].Status != "failed" || !strings.Contains(rows[0].Error, "opted out") {
+		t.Errorf("rows %+v, want the order summary failed because the partner opted out", rows)
+	}
+}
