@@ -162,7 +162,7 @@ func startDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, a
 	listener.Subscribe(listen.TopicInbox, inboxBell)
 
 	composer := &compose.Composer{Pool: pool, Accounts: d.accounts, Logger: logger, Metrics: compose.NewMetrics(reg), Bell: eventBell}
-	sender := &send.Sender{Pool: pool, Accounts: d.accounts, PDFs: &pdfs, Logger: logger, Metrics: send.NewMetrics(reg), Bell: messageBell,
+	sender := &send.Sender{Pool: pool, Accounts: d.accounts, PDFs: &pdfs, DataDir: cfg.Odoo.DataDir, Logger: logger, Metrics: send.NewMetrics(reg), Bell: messageBell,
 		Lease: cfg.SendLease}
 	processor := &inbound.Processor{Pool: pool, Accounts: d.accounts, Logger: logger, Metrics: inbound.NewMetrics(reg), Bell: inboxBell,
 		Actions: &actions.Runner{Pool: pool, Odoo: odooClient, Logger: logger, Metrics: actions.NewMetrics(reg)}}

@@ -7,14 +7,9 @@ package invoicepdf
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooweb"
@@ -46,14 +41,6 @@ func Filename(invoiceName string) string {
 	return strings.ReplaceAll(invoiceName, "/", "_") + ".pdf"
 }
 
-const attachmentQuery = `
-SELECT name, db_datas, COALESCE(store_fname, ''), current_database()
-FROM ir_attachment
-WHERE res_model = 'account.move' AND res_id = $1 AND mimetype = 'application/pdf'
-  AND (res_field IS NULL)
-ORDER BY (name = $2) DESC, id DESC
-LIMIT 1`
-
 // Invoice returns the PDF of invoice id.
 func (s *Source) Invoice(ctx context.Context, q odoo.DBTX, id int) (PDF, error) {
 	inv, found, err := odoo.GetInvoice(ctx, q, id)
@@ -69,21 +56,20 @@ func (s *Source) Invoice(ctx context.Context, q odoo.DBTX, id int) (PDF, error) 
 		logger = slog.New(slog.DiscardHandler)
 	}
 
-	var name, storeFname, dbName string
-	var dbData []byte
-	err = q.QueryRow(ctx, attachmentQuery, id, filename).Scan(&name, &dbData, &storeFname, &dbName)
-	switch {
-	case err == nil && len(dbData) > 0:
-		return PDF{Filename: filename, Data: dbData, Origin: "attachment"}, nil
-	case err == nil && storeFname != "" && s.DataDir != "":
-		path := filepath.Join(s.DataDir, "filestore", dbName, filepath.FromSlash(storeFname))
-		data, rerr := os.ReadFile(path)
-		if rerr == nil {
-			return PDF{Filename: filename, Data: data, Origin: "filestore"}, nil
+	attachmentID, stored, err := odoo.InvoicePDFAttachment(ctx, q, id, filename)
+	if err != nil {
+		return PDF{}, err
+	}
+	if stored {
+		a, err := odoo.ReadAttachment(ctx, q, s.DataDir, attachmentID)
+		if err == nil {
+			origin := "attachment"
+			if a.FromFilestore {
+				origin = "filestore"
+			}
+			return PDF{Filename: filename, Data: a.Data, Origin: origin}, nil
 		}
-		logger.Warn("invoice attachment missing from the filestore", "invoice", inv.Name, "path", path, "err", rerr)
-	case err != nil && !isNoRows(err):
-		return PDF{}, fmt.Errorf("look up the PDF of %s: %w", inv.Name, err)
+		logger.Warn("the invoice's stored PDF cannot be read, trying the next source", "invoice", inv.Name, "err", err)
 	}
 
 	if s.Odoo != nil {
@@ -108,5 +94,3 @@ func (s *Source) Invoice(ctx context.Context, q odoo.DBTX, id int) (PDF, error) 
 	}
 	return PDF{Filename: filename, Data: data, Origin: "rendered"}, nil
 }
-
-func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -343,11 +341,11 @@ func (s *Sender) media(ctx context.Context, p *outbox.Pending, acc *accounts.Acc
 	mime := p.MimeType
 	switch {
 	case p.AttachmentID != 0:
-		var err error
-		data, filename, mime, err = s.attachment(ctx, p.AttachmentID)
+		a, err := odoo.ReadAttachment(ctx, s.Pool, s.DataDir, p.AttachmentID)
 		if err != nil {
-			return nil, err
+			return nil, fail("%v", err)
 		}
+		data, filename, mime = a.Data, a.Name, a.MimeType
 	case p.ResModel == "account.move" && p.ResID != 0 && s.PDFs != nil:
 		pdf, err := s.PDFs.Invoice(ctx, s.Pool, p.ResID)
 		if err != nil {
@@ -366,31 +364,6 @@ func (s *Sender) media(ctx context.Context, p *outbox.Pending, acc *accounts.Acc
 	}
 	p.MediaID = id
 	return &whatsapp.Media{ID: id, Caption: caption, Filename: filename}, nil
-}
-
-// attachment reads an ir_attachment's bytes: in the database, else Odoo's filestore.
-func (s *Sender) attachment(ctx context.Context, id int) (data []byte, name, mime string, err error) {
-	var storeFname, dbName string
-	err = s.Pool.QueryRow(ctx, `
-		SELECT name, COALESCE(mimetype, 'application/octet-stream'), db_datas, COALESCE(store_fname, ''), current_database()
-		FROM ir_attachment WHERE id = $1`, id).Scan(&name, &mime, &data, &storeFname, &dbName)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", "", fail("attachment %d does not exist", id)
-	}
-	if err != nil {
-		return nil, "", "", fmt.Errorf("read attachment %d: %w", id, err)
-	}
-	if len(data) > 0 {
-		return data, name, mime, nil
-	}
-	if storeFname == "" || s.PDFs == nil || s.PDFs.DataDir == "" {
-		return nil, "", "", fail("attachment %d (%s) is in Odoo's filestore: set ODOO_DATA_DIR so the sidecar can read it", id, name)
-	}
-	data, err = os.ReadFile(filepath.Join(s.PDFs.DataDir, "filestore", dbName, filepath.FromSlash(storeFname)))
-	if err != nil {
-		return nil, "", "", fail("attachment %d (%s): %v", id, name, err)
-	}
-	return data, name, mime, nil
 }
 
 // template builds the template message of a row: the row's own components when it

@@ -27,8 +27,10 @@ type Sender struct {
 	Pool     *pgxpool.Pool
 	Accounts *accounts.Registry
 	PDFs     *invoicepdf.Source
-	Logger   *slog.Logger
-	Metrics  *Metrics
+	// DataDir is Odoo's data_dir, where attachments not in the database live.
+	DataDir string
+	Logger  *slog.Logger
+	Metrics *Metrics
 	// Bell wakes the sender (the listener rings it on 'message').
 	Bell listen.Bell
 

@@ -482,3 +482,20 @@ func TestOptedOutPartnerGetsOnlyReplies(t *testing.T) {
 		t.Errorf("rows %+v, want the order summary failed because the partner opted out", rows)
 	}
 }
+
+// A document row pointing at an Odoo attachment (what `send --document` queues) is
+// uploaded and sent by media id under the attachment's name.
+func TestDocumentFromAnAttachment(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var id int
+	b.db.QueryRow(t, []any{&id}, `INSERT INTO ir_attachment (name, type, mimetype, db_datas)
+		VALUES ('devis.pdf', 'binary', 'application/pdf', '%PDF-1.4 devis') RETURNING id`)
+	b.db.Exec(t, `INSERT INTO whatsapp_message (phone, message_type, attachment_id, caption, params)
+		VALUES ('+221771234567', 'document', $1, 'Votre devis', '{"filename":"devis.pdf"}')`, id)
+	b.flush(t)
+	reqs := b.sent(t)
+	if len(reqs) != 1 || reqs[0].Document == nil || reqs[0].Document.ID == "" || reqs[0].Document.Filename != "devis.pdf" {
+		t.Fatalf("sent %+v, want the attachment as a document by media id, named devis.pdf", reqs)
+	}
+}
