@@ -43,11 +43,14 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 	db.Exec(t, `INSERT INTO whatsapp_message (phone, content)
 		SELECT '+22177' || lpad(g::text, 7, '0'), 'burst ' || g FROM generate_series(1, $1) g`, total)
 
+	// The emulator retries webhooks at 0.1, 0.3, 0.7 ... 12.7, 25.5 s, as Meta retries
+	// with decreasing frequency; two 15 s leases leave room for the retries after a
+	// restart even on a loaded machine (an 8 s lease lost one under -race).
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "run")
 		cmd.Env = append(os.Environ(), "WHATSAPP_SIDECAR_TEST_AS_MAIN=1",
 			"DATABASE_URL="+db.URL, "WHATSAPP_API_URL="+emu.BaseURL(), "WEBHOOK_ADDR="+webhookAddr,
-			"METRICS_ADDR=127.0.0.1:0", "SEND_LEASE=8s", "LOG_LEVEL=error")
+			"METRICS_ADDR=127.0.0.1:0", "SEND_LEASE=15s", "LOG_LEVEL=error")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -334,11 +334,16 @@ func TestQueuedRowIsTheAPI(t *testing.T) {
 	if len(reqs) != 2 {
 		t.Fatalf("emulator got %d messages, want 2", len(reqs))
 	}
-	if reqs[0].To != "+221789012345" || reqs[0].Text == nil || reqs[0].Text.Body != "Votre colis est prêt" {
-		t.Errorf("first message %+v, want the text to +221789012345", reqs[0])
+	// Two customers, two lanes sent concurrently: find each by its recipient.
+	byTo := map[string]whatsapp.SendRequest{}
+	for _, r := range reqs {
+		byTo[r.To] = r
 	}
-	if reqs[1].Interactive == nil || !strings.Contains(reqs[1].Interactive.Body.Text, "S00026") || len(reqs[1].Interactive.Action.Buttons) != 3 {
-		t.Errorf("order summary intent rendered as %+v, want S00026 with three buttons", reqs[1])
+	if text := byTo["+221789012345"]; text.Text == nil || text.Text.Body != "Votre colis est prêt" {
+		t.Errorf("message to +221789012345 is %+v, want the text", text)
+	}
+	if summary := byTo["+221771234567"]; summary.Interactive == nil || !strings.Contains(summary.Interactive.Body.Text, "S00026") || len(summary.Interactive.Action.Buttons) != 3 {
+		t.Errorf("order summary intent to Awa rendered as %+v, want S00026 with three buttons", summary)
 	}
 }
 
