@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
 )
 
 // kill -9 in the middle of a burst, then a restart: every message reaches Meta

@@ -12,10 +12,10 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
 )
 
 // messagesAtEmulator counts the message requests Meta (the emulator) accepted.

@@ -13,11 +13,11 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/logging"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgcluster"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgdump"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 // runDemo builds a demo Odoo 16 database (the real schema and demo rows of

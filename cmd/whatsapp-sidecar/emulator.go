@@ -11,8 +11,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 // runEmulator serves the WhatsApp Cloud API emulator until ctx is cancelled:

@@ -18,7 +18,6 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/actions"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/compose"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/inbound"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/invoicepdf"
@@ -34,8 +33,9 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/send"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/server"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/templates"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/webhook"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
 )
 
 // listening, when set (by tests), learns each listener's bound address.

@@ -33,8 +33,8 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooweb"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
 // DBTX is a pool, a connection or a transaction.

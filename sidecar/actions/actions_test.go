@@ -20,8 +20,8 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooweb"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

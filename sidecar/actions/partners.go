@@ -6,7 +6,7 @@ import (
 	"sort"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
 // partnersByDigits prefilters partners in SQL on the last digits of their mobile or

@@ -23,7 +23,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
 // Composer drains the event queue.

@@ -18,15 +18,15 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/compose"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/inbound"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/send"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/webhook"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

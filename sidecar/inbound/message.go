@@ -16,9 +16,9 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/actions"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
 // claimMessage takes the message for this processor, unless it is recorded already

@@ -28,12 +28,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgdump"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 // Config is one load run.

@@ -16,8 +16,8 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
 // Kinds of notification (whatsapp_message.kind).

@@ -19,8 +19,8 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
 // permanent marks a failure of ours (no number, no PDF, a row that makes no sense):

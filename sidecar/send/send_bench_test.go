@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 // BenchmarkSendQueued sends b.N queued rows through a running sender to the

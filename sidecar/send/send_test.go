@@ -14,13 +14,13 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/compose"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/send"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 // catalogueFromDoc is the template catalogue of Meta's documented

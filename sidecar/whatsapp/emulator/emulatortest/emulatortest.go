@@ -6,7 +6,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 // Start starts an emulator configured by cfg.

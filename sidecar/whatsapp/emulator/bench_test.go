@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 // BenchmarkSend measures client + emulator on loopback: messages per second

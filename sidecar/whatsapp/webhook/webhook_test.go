@@ -16,8 +16,8 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/webhook"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

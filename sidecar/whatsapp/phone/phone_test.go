@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/phone"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

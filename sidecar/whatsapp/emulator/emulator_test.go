@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 func TestRootAnswers(t *testing.T) {

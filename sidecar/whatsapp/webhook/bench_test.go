@@ -12,8 +12,8 @@ import (
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/webhook"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
 )
 
 // BenchmarkIntake measures signed deliveries accepted durably (committed in the

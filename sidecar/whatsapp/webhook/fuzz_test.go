@@ -11,8 +11,8 @@ import (
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/inbound"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/webhook"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
 )
 
 // memInbox keeps stored deliveries in memory.

@@ -17,8 +17,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -121,7 +121,7 @@ func setup(t *testing.T, knobs emulator.Knobs, opts ...func(*emulator.Config, *w
 
 func mustReadMeta(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "meta", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "meta", name))
 	if err != nil {
 		t.Fatal(err)
 	}
