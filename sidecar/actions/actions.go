@@ -31,7 +31,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooweb"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"

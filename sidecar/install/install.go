@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/migrate"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 )
 
 // Migrate installs or upgrades everything and returns what it did, a line each.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 )
 
 // What Odoo checks in Python when these rows are written through its ORM (the SQL

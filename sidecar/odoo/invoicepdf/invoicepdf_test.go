@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/invoicepdf"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooweb"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooweb"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
 )
 
 // PDF is an invoice document.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 )
 
 // analyzeAction parses a server action's code with Python's own parser and reports

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odooapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 
