@@ -28,7 +28,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/ops"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/reminder"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/send"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/server"

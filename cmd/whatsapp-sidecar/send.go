@@ -19,7 +19,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
 

@@ -32,7 +32,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )

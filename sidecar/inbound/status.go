@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )

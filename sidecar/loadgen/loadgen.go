@@ -30,8 +30,8 @@ import (
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgdump"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )

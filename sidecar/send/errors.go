@@ -12,7 +12,7 @@ import (
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
 

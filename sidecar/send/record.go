@@ -11,7 +11,7 @@ import (
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
 

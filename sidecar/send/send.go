@@ -19,7 +19,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 )
 
 // Sender sends queued messages. Set the exported fields, then call Run.
