@@ -15,10 +15,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/actions"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/compose"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/inbound"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/logging"
@@ -29,13 +26,16 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/ops"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/reminder"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/send"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/server"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/templates"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/actions"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/compose"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/inbound"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/reminder"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/send"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/templates"
 )
 
 // listening, when set (by tests), learns each listener's bound address.

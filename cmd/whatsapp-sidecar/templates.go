@@ -9,7 +9,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/templates"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/templates"
 )
 
 // runTemplates is `templates sync`: fetch every active account's templates from Meta

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/inbound"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/inbound"
 )
 
 // memInbox keeps stored deliveries in memory.

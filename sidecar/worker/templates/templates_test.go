@@ -7,10 +7,10 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/templates"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/templates"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -3,7 +3,7 @@ package inbound_test
 import (
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/inbound"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/inbound"
 )
 
 // FuzzParse: whatever a signed delivery holds, reading it never panics, and every

@@ -27,9 +27,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/actions"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/actions"
 )
 
 // Processor drains the inbox. Set the exported fields, then call Run (or Drain).

@@ -10,7 +10,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/reminder"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/reminder"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
