@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 )
 
 func runMigrate(ctx context.Context, args []string, env envconfig.Lookuper, stdout, stderr io.Writer) error {

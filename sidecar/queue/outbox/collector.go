@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
 )
 
 // Collector reports the queues' depth at scrape time, read from the database (the

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/inbound"

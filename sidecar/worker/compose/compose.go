@@ -18,10 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )

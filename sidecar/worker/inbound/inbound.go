@@ -27,8 +27,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/actions"
 )
 

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/listen"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
 )
 
 // Syncer syncs every account's templates periodically, and an account's at once

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/config"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 )
 
 const dbURL = "postgres://odoo:s3cr3t-db@127.0.0.1:5432/odoo16"
