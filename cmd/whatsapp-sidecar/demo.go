@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgcluster"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgdump"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgcluster"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgdump"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/logging"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"

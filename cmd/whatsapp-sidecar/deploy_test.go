@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
 )
 
 var metricName = regexp.MustCompile(`\b((?:whatsapp|process|go)_[a-z0-9_]+)\b`)

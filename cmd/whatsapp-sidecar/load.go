@@ -10,8 +10,8 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/loadgen"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgcluster"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/loadgen"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgcluster"
 )
 
 // runLoad is the load tool: a real sidecar process between a real Odoo database and

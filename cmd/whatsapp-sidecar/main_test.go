@@ -12,7 +12,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 )
 
 func TestMain(m *testing.M) {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/migrate"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 
 // A second migrate changes no ir_* row (not even a write_date) and does not make

@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 )
 
 // columnTypes are the PostgreSQL types Odoo 16 gives each field type (its

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/compose"
 )

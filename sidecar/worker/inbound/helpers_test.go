@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgtest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/reminder"
 )

@@ -28,9 +28,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgdump"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoosim"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgdump"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"

@@ -29,9 +29,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/goleak"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgcluster"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgdump"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgcluster"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/pgdump"
 )
 
 // Template is what a new test database holds.
