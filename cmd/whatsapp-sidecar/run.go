@@ -16,7 +16,7 @@ import (
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/migrate"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install/migrate"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/migrate"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install/migrate"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 )
 

@@ -7,8 +7,8 @@ import (
 
 	"github.com/go-pdf/fpdf"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
 )
 
 // Render draws an invoice on one A4 page (more when the lines need it): the company,

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/texts"
 )
 
 // recordVars are the placeholders of the record the clicked message was about (an

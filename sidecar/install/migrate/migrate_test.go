@@ -11,7 +11,7 @@ import (
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/migrate"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install/migrate"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
