@@ -57,12 +57,12 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 		return cmd
 	}
 	first := start()
-	eventually(t, "a third of the burst at Meta", func() bool { return messagesAtEmulator(emu) >= total/3 })
+	pgtest.Eventually(t, "a third of the burst at Meta", func() bool { return emulatortest.Accepted(emu) >= total/3 })
 	if err := first.Process.Kill(); err != nil { // SIGKILL: no graceful anything
 		t.Fatal(err)
 	}
 	first.Wait()
-	atKill := messagesAtEmulator(emu)
+	atKill := emulatortest.Accepted(emu)
 	if atKill >= total {
 		t.Fatalf("the whole burst was sent before the kill: the test tests nothing")
 	}
@@ -72,7 +72,7 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 		second.Process.Signal(os.Interrupt)
 		second.Wait()
 	})
-	eventually(t, "every message settled", func() bool {
+	pgtest.Eventually(t, "every message settled", func() bool {
 		var open int
 		_ = db.Pool(t).QueryRow(ctx, `SELECT count(*) FROM whatsapp_message WHERE status NOT IN ('sent', 'delivered', 'read')`).Scan(&open)
 		return open == 0

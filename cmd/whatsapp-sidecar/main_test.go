@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -85,48 +86,84 @@ func TestRunRefusesAnUnmigratedDatabase(t *testing.T) {
 // cancellation (SIGTERM in production).
 func TestRunServesOpsEndpointsAndStops(t *testing.T) {
 	db := pgtest.NewDB(t, pgtest.Sidecar)
-	addrs := map[string]chan string{"metrics": make(chan string, 1), "webhook": make(chan string, 1)}
-	listening = func(name, addr string) { addrs[name] <- addr }
-	defer func() { listening = nil }()
-
+	logs := newLogWatcher()
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	defer cancel()
 	var code int
-	var logs bytes.Buffer
 	exited := make(chan struct{})
-	wg.Add(1)
 	go func() {
-		defer wg.Done()
 		defer close(exited)
 		code = run(ctx, []string{"run"}, envconfig.MapLookuper(map[string]string{
 			"DATABASE_URL": db.URL, "WEBHOOK_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0", "LOG_FORMAT": "json",
-		}), io.Discard, &logs)
+			"WHATSAPP_ACCESS_TOKEN": "tok", "WHATSAPP_PHONE_NUMBER_ID": "1065",
+		}), io.Discard, logs)
 	}()
 	var metricsAddr string
 	select {
-	case metricsAddr = <-addrs["metrics"]:
+	case metricsAddr = <-logs.listening("metrics"):
 	case <-exited:
-		cancel()
-		t.Fatalf("run exited %d before listening; logs:\n%s", code, logs.String())
+		t.Fatalf("run exited %d before listening; logs:\n%s", code, logs)
 	}
-	for path, want := range map[string]string{
-		"/healthz": "ok",
-		"/readyz":  "schema: ok",
-		"/metrics": "whatsapp_sidecar_build_info",
-	} {
+	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + metricsAddr + path)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
-			t.Errorf("GET %s: %d %q, want 200 containing %q", path, resp.StatusCode, body, want)
+		return resp.StatusCode, string(body)
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "whatsapp_sidecar_build_info"} {
+		if code, body := get(path); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d %q, want 200 containing %q", path, code, body, want)
 		}
 	}
+	// Ready once LISTEN is in place: a moment after the listeners are bound.
+	pgtest.Eventually(t, "/readyz to answer 200", func() bool {
+		code, body := get("/readyz")
+		return code == 200 && strings.Contains(body, "schema: ok") && strings.Contains(body, "listener: ok")
+	})
 	cancel()
-	wg.Wait()
+	<-exited
 	if code != 0 {
-		t.Errorf("run exited %d after cancellation; logs:\n%s", code, logs.String())
+		t.Errorf("run exited %d after cancellation; logs:\n%s", code, logs)
 	}
+}
+
+// logWatcher is run's stderr in a test: it keeps the JSON log lines and hands out
+// the address each listener logs when it is bound.
+type logWatcher struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	addrs map[string]chan string
+}
+
+func newLogWatcher() *logWatcher {
+	return &logWatcher{addrs: map[string]chan string{"metrics": make(chan string, 1), "webhook": make(chan string, 1)}}
+}
+
+func (w *logWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for _, line := range bytes.Split(p, []byte("\n")) {
+		var rec struct{ Msg, Listener, Addr string }
+		if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
+			if ch, ok := w.addrs[rec.Listener]; ok {
+				select {
+				case ch <- rec.Addr:
+				default:
+				}
+			}
+		}
+	}
+	return len(p), nil
+}
+
+func (w *logWatcher) listening(name string) <-chan string { return w.addrs[name] }
+
+func (w *logWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }

@@ -22,14 +22,9 @@ func runMigrate(ctx context.Context, args []string, env envconfig.Lookuper, stdo
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	report, err := installSchema(ctx, conn)
+	report, err := install.Migrate(ctx, conn)
 	printReport(stdout, report)
 	return err
-}
-
-// installSchema is `migrate`.
-func installSchema(ctx context.Context, conn *pgx.Conn) ([]string, error) {
-	return install.Migrate(ctx, conn)
 }
 
 func runUninstall(ctx context.Context, args []string, env envconfig.Lookuper, stdout, stderr io.Writer) error {

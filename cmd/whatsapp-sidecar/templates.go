@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -43,9 +42,4 @@ func runTemplates(ctx context.Context, args []string, env envconfig.Lookuper, st
 		fmt.Fprintf(stdout, "%s: %d templates synced\n", a.Name, n)
 	}
 	return nil
-}
-
-func jsonMarshal(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
 }

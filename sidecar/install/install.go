@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -35,4 +36,30 @@ func Fingerprint() string {
 	}
 	h.Write([]byte(odooapp.Fingerprint()))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// StaleError says the database's schema is not the one this binary needs, and what
+// the operator should run.
+type StaleError struct{ msg string }
+
+func (e *StaleError) Error() string { return e.msg }
+
+// Current says whether the database's schema is the one this binary needs: nil, a
+// *StaleError, or the error reading the schema version.
+func Current(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) error {
+	v, err := migrate.Version(ctx, q)
+	if err != nil {
+		return err
+	}
+	switch latest := migrate.Latest(); {
+	case v == 0:
+		return &StaleError{"the sidecar is not installed in this database: run `whatsapp-sidecar migrate` (or `run --migrate`)"}
+	case v < latest:
+		return &StaleError{fmt.Sprintf("database schema at version %d, this binary needs %d: run `whatsapp-sidecar migrate`", v, latest)}
+	case v > latest:
+		return &StaleError{fmt.Sprintf("database schema at version %d is newer than this binary (%d): upgrade the binary", v, latest)}
+	}
+	return nil
 }

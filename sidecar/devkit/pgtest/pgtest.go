@@ -381,3 +381,16 @@ func withDatabase(server, name string) string {
 	u.RawPath = ""
 	return u.String()
 }
+
+// Eventually waits for cond, checking it as the system reports progress (a row, a
+// request at the emulator); the deadline only bounds a failing test.
+func Eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

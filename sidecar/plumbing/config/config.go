@@ -34,10 +34,17 @@ type Config struct {
 	WhatsApp WhatsApp
 	Odoo     Odoo
 
-	// WebhookAddr is the public listener for Meta's webhook (and the sandbox page).
+	// WebhookAddr is the public listener for Meta's webhook.
 	WebhookAddr string `env:"WEBHOOK_ADDR, default=:8080"`
-	// MetricsAddr serves /metrics, /healthz and /readyz; keep it private.
-	MetricsAddr string `env:"METRICS_ADDR, default=:9464"`
+	// MetricsAddr serves /metrics, /healthz and /readyz: loopback by default, so
+	// nothing private is exposed until an operator chooses where Prometheus scrapes.
+	MetricsAddr string `env:"METRICS_ADDR, default=127.0.0.1:9464"`
+	// Sandbox makes `run` talk to the built-in Cloud API emulator instead of Meta
+	// (as `run --sandbox` and `demo` do): nothing reaches a phone. Only when asked: a
+	// production install without a token keeps its messages queued instead.
+	Sandbox bool `env:"WHATSAPP_SANDBOX, default=false"`
+	// SandboxAddr serves the sandbox's phone page, in sandbox mode only.
+	SandboxAddr string `env:"SANDBOX_ADDR, default=127.0.0.1:8090"`
 	// ShutdownTimeout bounds the graceful stop: in-flight sends and HTTP requests.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=30s"`
 	// SendLease is how long a message being sent stays its sender's: after a crash,
@@ -145,7 +152,7 @@ func (c *Config) validate() error {
 	if err := checkURL(c.WhatsApp.APIURL); err != nil {
 		errs = append(errs, fmt.Errorf("WHATSAPP_API_URL: %w", err))
 	}
-	for _, v := range []struct{ name, addr string }{{"WEBHOOK_ADDR", c.WebhookAddr}, {"METRICS_ADDR", c.MetricsAddr}} {
+	for _, v := range []struct{ name, addr string }{{"WEBHOOK_ADDR", c.WebhookAddr}, {"METRICS_ADDR", c.MetricsAddr}, {"SANDBOX_ADDR", c.SandboxAddr}} {
 		if _, _, err := net.SplitHostPort(v.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port (e.g. :8080 or 127.0.0.1:8080)", v.name, v.addr))
 		}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,10 +51,11 @@ type Listener struct {
 	// ReconnectDelay after a lost connection; zero means 2s.
 	ReconnectDelay time.Duration
 
-	mu    sync.Mutex
-	bells map[string][]Bell
-	ready chan struct{}
-	once  sync.Once
+	mu        sync.Mutex
+	bells     map[string][]Bell
+	ready     chan struct{}
+	once      sync.Once
+	listening atomic.Bool
 }
 
 // Subscribe makes topic ring b.
@@ -65,6 +67,10 @@ func (l *Listener) Subscribe(topic string, b Bell) {
 	}
 	l.bells[topic] = append(l.bells[topic], b)
 }
+
+// Listening says whether LISTEN is in place now: false from a lost connection until
+// the listener has reconnected (the components then only poll).
+func (l *Listener) Listening() bool { return l.listening.Load() }
 
 // Ready is closed once the first LISTEN is in place.
 func (l *Listener) Ready() <-chan struct{} {
@@ -92,6 +98,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		Connect:        l.Connect,
 		ReconnectDelay: delay,
 		LogError: func(ctx context.Context, err error) {
+			l.listening.Store(false)
 			if ctx.Err() != nil {
 				return // stopping, not a failure
 			}
@@ -99,9 +106,11 @@ func (l *Listener) Run(ctx context.Context) error {
 		},
 	}
 	inner.Handle(Channel, handler{l: l, onBacklog: func() {
+		l.listening.Store(true)
 		readyOnce.Do(func() { close(l.ready) })
 	}})
 	err := inner.Listen(ctx)
+	l.listening.Store(false)
 	if ctx.Err() != nil {
 		return nil
 	}

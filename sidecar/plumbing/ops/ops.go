@@ -1,11 +1,14 @@
 // Package ops serves what operators and Prometheus ask of a running sidecar, on the
 // private METRICS_ADDR: /metrics, /healthz (the process answers) and /readyz (it can
-// do its job: the database answers and the schema is migrated).
+// do its job: the database answers, the schema is migrated, LISTEN is in place, a
+// WhatsApp account can send).
 package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -19,8 +22,19 @@ type Check struct {
 	Func func(ctx context.Context) error
 }
 
-// Handler returns the ops mux.
-func Handler(reg *prometheus.Registry, checks ...Check) http.Handler {
+// NotReady is a readiness failure whose text is meant for the operator reading
+// /readyz: what is wrong and what to do. Any other error a check returns is
+// logged, and /readyz shows only that the check failed: a raw database error may
+// carry a host name, a user or a query.
+type NotReady string
+
+func (e NotReady) Error() string { return string(e) }
+
+// Handler returns the ops mux; logger receives the details /readyz does not show.
+func Handler(reg *prometheus.Registry, logger *slog.Logger, checks ...Check) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry:            reg,
@@ -37,12 +51,18 @@ func Handler(reg *prometheus.Registry, checks ...Check) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		status, body := http.StatusOK, ""
 		for _, c := range checks {
-			if err := c.Func(ctx); err != nil {
-				status = http.StatusServiceUnavailable
-				body += fmt.Sprintf("%s: %v\n", c.Name, err)
+			err := c.Func(ctx)
+			if err == nil {
+				body += c.Name + ": ok\n"
 				continue
 			}
-			body += c.Name + ": ok\n"
+			status = http.StatusServiceUnavailable
+			var reason NotReady
+			if !errors.As(err, &reason) {
+				logger.Warn("readiness check failed", "check", c.Name, "err", err)
+				reason = "failing (the sidecar's log says why)"
+			}
+			body += fmt.Sprintf("%s: %s\n", c.Name, reason)
 		}
 		w.WriteHeader(status)
 		fmt.Fprint(w, body)

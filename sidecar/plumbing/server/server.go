@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	done chan error
+
+	shutdown    sync.Once
+	shutdownErr error
 }
 
 // Listen binds addr and starts serving handler. name labels the logs ("webhook",
@@ -54,14 +58,17 @@ func Listen(addr, name string, handler http.Handler, logger *slog.Logger) (*Serv
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Shutdown stops accepting, waits for in-flight requests until ctx ends, then
-// closes what remains.
+// closes what remains. Later calls return the first call's result.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.http.Shutdown(ctx)
-	if err != nil {
-		_ = s.http.Close()
-	}
-	if serveErr := <-s.done; serveErr != nil && err == nil {
-		err = serveErr
-	}
-	return err
+	s.shutdown.Do(func() {
+		err := s.http.Shutdown(ctx)
+		if err != nil {
+			_ = s.http.Close()
+		}
+		if serveErr := <-s.done; serveErr != nil && err == nil {
+			err = serveErr
+		}
+		s.shutdownErr = err
+	})
+	return s.shutdownErr
 }

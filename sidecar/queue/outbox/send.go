@@ -269,3 +269,16 @@ func nullBytes(b []byte) *string {
 	s := string(b)
 	return &s
 }
+
+// SetAttachment gives a row the file it sends (an ir_attachment) and its name.
+func SetAttachment(ctx context.Context, q DBTX, rowID, attachmentID int, mimeType, filename string) error {
+	_, err := q.Exec(ctx, `
+		UPDATE whatsapp_message SET attachment_id = $2, media_mime_type = $3,
+		    params = jsonb_set(COALESCE(NULLIF(params, '')::jsonb, '{}'), '{filename}', to_jsonb($4::text))::text,
+		    write_date = `+now+`
+		WHERE id = $1`, rowID, attachmentID, mimeType, filename)
+	if err != nil {
+		return fmt.Errorf("attach file to message %d: %w", rowID, err)
+	}
+	return nil
+}

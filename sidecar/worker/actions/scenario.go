@@ -128,6 +128,25 @@ func (r *Runner) scenarioStep(ctx context.Context, c Click, p *Plan) (bool, erro
 // ErrNoScenario is returned by StartScenario for a name no active scenario has.
 var ErrNoScenario = errors.New("no active interactive scenario of that name")
 
+// scenarioByName finds the active scenario a person named: exactly, else ignoring
+// case, the first by sequence.
+const scenarioByName = `WHERE COALESCE(active, true) AND (name = $1 OR lower(name) = lower($1))
+ORDER BY (name = $1) DESC, COALESCE(sequence, 10), id LIMIT 1`
+
+// ScenarioID returns the id of the active scenario named name (ErrNoScenario when
+// there is none).
+func ScenarioID(ctx context.Context, q DBTX, name string) (int, error) {
+	var id int
+	err := q.QueryRow(ctx, `SELECT id FROM whatsapp_interactive_scenario `+scenarioByName, name).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("scenario %q: %w", name, ErrNoScenario)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find scenario %q: %w", name, err)
+	}
+	return id, nil
+}
+
 // StartScenario queues a scenario's first message (its text and up to three
 // buttons) to a number, from the scenario's account (else the first active one),
 // and returns the queued row's id; the sender sends it. The number is normalised
@@ -135,9 +154,7 @@ var ErrNoScenario = errors.New("no active interactive scenario of that name")
 // message's contact. Outside the customer's 24-hour window Meta refuses free-form
 // messages (131047): a scenario reaches customers who wrote in the last 24 hours.
 func StartScenario(ctx context.Context, pool DBTX, registry *accounts.Registry, scenarioName, toPhone string) (int, error) {
-	s, err := scanScenario(pool.QueryRow(ctx, `SELECT `+scenarioColumns+` FROM whatsapp_interactive_scenario
-		WHERE COALESCE(active, true) AND (name = $1 OR lower(name) = lower($1))
-		ORDER BY (name = $1) DESC, COALESCE(sequence, 10), id LIMIT 1`, scenarioName))
+	s, err := scanScenario(pool.QueryRow(ctx, `SELECT `+scenarioColumns+` FROM whatsapp_interactive_scenario `+scenarioByName, scenarioName))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fmt.Errorf("scenario %q: %w", scenarioName, ErrNoScenario)
 	}

@@ -4,6 +4,7 @@ package emulatortest
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
@@ -18,4 +19,15 @@ func Start(tb testing.TB, cfg emulator.Config) *emulator.Server {
 	}
 	tb.Cleanup(func() { srv.Close(context.Background()) })
 	return srv
+}
+
+// Accepted counts the message requests the emulator accepted (answered 200).
+func Accepted(emu *emulator.Server) int {
+	n := 0
+	for _, r := range emu.Requests() {
+		if strings.HasSuffix(r.Path, "/messages") && r.Status == 200 {
+			n++
+		}
+	}
+	return n
 }

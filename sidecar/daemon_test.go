@@ -1,16 +1,15 @@
-package main
+package sidecar_test
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
@@ -18,29 +17,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
 )
 
-// messagesAtEmulator counts the message requests Meta (the emulator) accepted.
-func messagesAtEmulator(emu *emulator.Server) int {
-	n := 0
-	for _, r := range emu.Requests() {
-		if strings.HasSuffix(r.Path, "/messages") && r.Status == 200 {
-			n++
-		}
-	}
-	return n
-}
-
-// eventually waits for cond, checking it as the system reports progress; the
-// deadline only bounds a failing test.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // withAccount is a sidecar-installed Odoo database whose active WhatsApp account
 // (company 1, Senegal, order notifications on) talks to a fresh emulator.
@@ -53,19 +30,29 @@ func withAccount(t *testing.T) (*pgtest.DB, *emulator.Server) {
 	return db, emu
 }
 
-func startTestDaemon(t *testing.T, db *pgtest.DB, emu *emulator.Server) *daemon {
+// startDaemon starts a daemon on db talking to emu, stopped when the test ends.
+func startDaemon(t *testing.T, db *pgtest.DB, emu *emulator.Server, extra map[string]string) *sidecar.Daemon {
 	t.Helper()
-	cfg, err := config.Load(context.Background(), envconfig.MapLookuper(map[string]string{
+	env := map[string]string{
 		"DATABASE_URL": db.URL, "WEBHOOK_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0",
 		"WHATSAPP_API_URL": emu.BaseURL(), "SHUTDOWN_TIMEOUT": "20s",
-	}))
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	cfg, err := config.Load(context.Background(), envconfig.MapLookuper(env))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := startDaemon(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
+	d, err := sidecar.New(sidecar.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop(context.Background()) })
+	<-d.Ready()
 	return d
 }
 
@@ -80,8 +67,7 @@ func TestDatabaseConnectionsKilledMidRun(t *testing.T) {
 		SELECT 'Client ' || g, 'Client ' || g, '+22176' || lpad(g::text, 7, '0'), 204, 'contact', true FROM generate_series(1, 40) g`)
 	var first int
 	db.QueryRow(t, []any{&first}, `SELECT min(id) FROM res_partner WHERE name LIKE 'Client %'`)
-	d := startTestDaemon(t, db, emu)
-	defer d.stop(ctx)
+	startDaemon(t, db, emu, nil)
 
 	orders := func(pool *pgxpool.Pool, from, to int) {
 		for i := from; i < to; i++ {
@@ -91,7 +77,7 @@ func TestDatabaseConnectionsKilledMidRun(t *testing.T) {
 		}
 	}
 	orders(db.Pool(t), 0, 20)
-	eventually(t, "the first 20 messages", func() bool { return messagesAtEmulator(emu) >= 20 })
+	pgtest.Eventually(t, "the first 20 messages", func() bool { return emulatortest.Accepted(emu) >= 20 })
 
 	var killed int
 	db.QueryRow(t, []any{&killed}, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -105,12 +91,12 @@ func TestDatabaseConnectionsKilledMidRun(t *testing.T) {
 	}
 	defer fresh.Close()
 	orders(fresh, 20, 40)
-	eventually(t, "the 20 messages of orders made after the restart", func() bool {
+	pgtest.Eventually(t, "the 20 messages of orders made after the restart", func() bool {
 		var sent int
 		_ = fresh.QueryRow(ctx, `SELECT count(*) FROM whatsapp_message WHERE status = 'sent' AND kind = 'order_created'`).Scan(&sent)
 		return sent == 40
 	})
-	if n := messagesAtEmulator(emu); n != 40 {
+	if n := emulatortest.Accepted(emu); n != 40 {
 		t.Errorf("the emulator accepted %d messages, want exactly 40", n)
 	}
 }

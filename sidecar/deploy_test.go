@@ -1,4 +1,4 @@
-package main
+package sidecar_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
 )
 
 var metricName = regexp.MustCompile(`\b((?:whatsapp|process|go)_[a-z0-9_]+)\b`)
@@ -24,7 +26,7 @@ var metricName = regexp.MustCompile(`\b((?:whatsapp|process|go)_[a-z0-9_]+)\b`)
 func queries(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	files, _ := filepath.Glob("../../dashboards/*.json")
+	files, _ := filepath.Glob("../dashboards/*.json")
 	if len(files) == 0 {
 		t.Fatal("no dashboard in dashboards/")
 	}
@@ -48,7 +50,7 @@ func queries(t *testing.T) map[string]string {
 			}
 		}
 	}
-	rules, err := os.ReadFile("../../deploy/prometheus/alerts.yml")
+	rules, err := os.ReadFile("../deploy/prometheus/alerts.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,15 +78,14 @@ func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, emu := withAccount(t)
-	d := startTestDaemon(t, db, emu)
-	defer d.stop(ctx)
+	d := startDaemon(t, db, emu, nil)
 	if _, err := odoosim.NewQuotation(ctx, db.Pool(t), odoosim.PartnerAwa, 1000, 180); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "one message sent", func() bool { return messagesAtEmulator(emu) >= 1 })
+	pgtest.Eventually(t, "one message sent", func() bool { return emulatortest.Accepted(emu) >= 1 })
 
 	exported := map[string]bool{}
-	for _, n := range d.reg.Names() {
+	for _, n := range d.Metrics().Names() {
 		exported[n] = true
 	}
 	for where, expr := range queries(t) {
@@ -96,9 +97,9 @@ func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 		}
 	}
 
-	scrape := get(t, "http://"+d.ops.Addr()+"/metrics")
+	scrape := get(t, "http://"+d.MetricsAddr()+"/metrics")
 	if promtool, err := exec.LookPath("promtool"); err == nil {
-		if out, err := exec.Command(promtool, "check", "rules", "../../deploy/prometheus/alerts.yml").CombinedOutput(); err != nil {
+		if out, err := exec.Command(promtool, "check", "rules", "../deploy/prometheus/alerts.yml").CombinedOutput(); err != nil {
 			t.Errorf("promtool check rules: %v\n%s", err, out)
 		}
 		cmd := exec.Command(promtool, "check", "metrics")
@@ -114,7 +115,7 @@ func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 		t.Log("prometheus not installed: queries not run on a real Prometheus")
 		return
 	}
-	promURL := startPrometheus(t, prom, d.ops.Addr())
+	promURL := startPrometheus(t, prom, d.MetricsAddr())
 	for where, expr := range queries(t) {
 		expr = strings.ReplaceAll(expr, "$__rate_interval", "1m")
 		body := get(t, promURL+"/api/v1/query?query="+url.QueryEscape(expr))
@@ -143,7 +144,7 @@ func get(t *testing.T, u string) string {
 func startPrometheus(t *testing.T, bin, target string) string {
 	t.Helper()
 	dir := t.TempDir()
-	rules, _ := filepath.Abs("../../deploy/prometheus/alerts.yml")
+	rules, _ := filepath.Abs("../deploy/prometheus/alerts.yml")
 	cfg := fmt.Sprintf("global: {scrape_interval: 1s}\nrule_files: [%q]\nscrape_configs:\n  - job_name: whatsapp-sidecar\n    static_configs: [{targets: [%q]}]\n", rules, target)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -161,7 +162,7 @@ func startPrometheus(t *testing.T, bin, target string) string {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	base := "http://" + addr
-	eventually(t, "Prometheus to scrape the sidecar", func() bool {
+	pgtest.Eventually(t, "Prometheus to scrape the sidecar", func() bool {
 		resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(`up{job="whatsapp-sidecar"} == 1`))
 		if err != nil {
 			return false

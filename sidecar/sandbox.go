@@ -1,0 +1,44 @@
+package sidecar
+
+import (
+	"context"
+	"time"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
+)
+
+// Sandbox credentials: the built-in emulator accepts nothing else, and they are
+// never valid at Meta.
+const (
+	sandboxToken  = "sandbox-access-token"
+	sandboxSecret = "sandbox-app-secret"
+	sandboxVerify = "sandbox-verify-token"
+)
+
+// startSandbox starts the emulator and points env (the overrides of every account)
+// at it, with its credentials; status and inbound webhooks come back to the daemon's
+// own webhook listener, signed.
+func (d *Daemon) startSandbox(ctx context.Context, env *config.WhatsApp) error {
+	phoneNumberID := env.PhoneNumberID
+	if phoneNumberID == "" {
+		phoneNumberID = emulator.DefaultPhoneNumberID
+	}
+	d.emu = emulator.New(emulator.Config{
+		AccessToken: sandboxToken, AppSecret: sandboxSecret, PhoneNumberID: phoneNumberID,
+		WebhookURL: "http://" + d.webhook.Addr() + "/whatsapp/webhook",
+		Knobs:      emulator.Knobs{StatusDelay: 300 * time.Millisecond, WebhookMaxAttempts: 5, WebhookRetryDelay: time.Second},
+		Logger:     d.logger.With("component", "emulator"),
+	})
+	if err := d.emu.Start(ctx, "127.0.0.1:0"); err != nil {
+		return err
+	}
+	env.APIURL = d.emu.BaseURL()
+	env.AccessToken, env.AppSecret, env.VerifyToken = sandboxToken, sandboxSecret, sandboxVerify
+	env.PhoneNumberID = phoneNumberID
+	if env.WABAID == "" {
+		env.WABAID = emulator.DefaultWABAID
+	}
+	d.logger.Warn("SANDBOX: messages go to the built-in Cloud API emulator and never reach a phone", "emulator", d.emu.URL())
+	return nil
+}
