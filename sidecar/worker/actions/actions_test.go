@@ -523,26 +523,97 @@ func TestCustomPythonIsReported(t *testing.T) {
 func TestUpdateContact(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.db.Exec(t, `ALTER TABLE res_partner ADD COLUMN x_score integer`)
 	b.db.Exec(t, `INSERT INTO whatsapp_button_action (name, button_id, action_type, match_mode, contact_field_to_update, contact_field_value, message_to_send) VALUES
 		('Intéressé', 'btn_interested', 'update_contact', 'exact', 'comment', 'Intéressé par WhatsApp', 'Noté !'),
-		('Couleur', 'btn_color', 'update_status', 'exact', 'color', 'pas un nombre', NULL),
-		('Inconnu', 'btn_unknown', 'update_contact', 'exact', 'x_no_such_field', '1', NULL),
-		('Interdit', 'btn_id', 'update_contact', 'exact', 'id', '1', NULL)`)
+		('Score', 'btn_score', 'update_status', 'exact', 'x_score', 'pas un nombre', NULL),
+		('Inconnu', 'btn_unknown', 'update_contact', 'exact', 'x_no_such_field', '1', NULL)`)
 	c := b.customer(t, awa)
-	for _, btn := range []string{"btn_interested", "btn_color", "btn_unknown", "btn_id"} {
+	for _, btn := range []string{"btn_interested", "btn_score", "btn_unknown"} {
 		b.click(t, c, btn, btn, "")
 	}
 	var comment string
-	var color *int
-	b.db.QueryRow(t, []any{&comment, &color}, `SELECT COALESCE(comment, ''), color FROM res_partner WHERE id = $1`, odoosim.PartnerAwa)
-	if comment != "Intéressé par WhatsApp" {
-		t.Errorf("comment %q", comment)
+	var score *int
+	b.db.QueryRow(t, []any{&comment, &score}, `SELECT COALESCE(comment, ''), x_score FROM res_partner WHERE id = $1`, odoosim.PartnerAwa)
+	if comment != "Intéressé par WhatsApp" || score != nil {
+		t.Errorf("comment %q, x_score %v", comment, score)
 	}
 	if r := b.replies(t); len(r) != 1 || r[0].Content != "Noté !" {
 		t.Errorf("replies %+v", r)
 	}
-	if notes := b.notes(t, "res.partner", odoosim.PartnerAwa); !strings.Contains(notes, "n&#39;a pas abouti") && !strings.Contains(notes, "n'a pas abouti") {
-		t.Errorf("partner chatter %q", notes)
+	notes := b.notes(t, "res.partner", odoosim.PartnerAwa)
+	for _, want := range []string{"n&#39;a pas abouti", "x_score", "x_no_such_field"} {
+		if !strings.Contains(strings.ReplaceAll(notes, "'", "&#39;"), want) {
+			t.Errorf("partner chatter %q lacks %q", notes, want)
+		}
+	}
+}
+
+// A button may write only the allow-listed res_partner columns (and custom x_
+// fields other than the sidecar's own): anything else is refused with the reason
+// on the partner's chatter, and the partner row is left exactly as it was.
+func TestUpdateContactAllowList(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		field, value string
+		written      bool
+	}{
+		{"comment", "Client fidèle", true},
+		{"function", "Gérante", true},
+		{"ref", "CLI-042", true},
+		{"website", "https://boutique.example", true},
+		{"email", "awa@example.com", true},
+		{"lang", "en_US", true},
+		{"x_segment", "or", true},
+		{"lang", "fr_FR", false}, // installed, not active
+		{"lang", "Français", false},
+		{"mobile", "+221770000000", false},
+		{"phone", "+221770000000", false},
+		{"name", "Quelqu'un d'autre", false},
+		{"id", "1", false},
+		{"active", "false", false},
+		{"company_id", "2", false},
+		{"parent_id", "1", false},
+		{"user_id", "1", false},
+		{"color", "3", false},
+		{"x_whatsapp_opt_out", "true", false},
+		{"X_WHATSAPP_OPT_OUT", "true", false},
+		{"x_whatsapp_opt_out_date", "2026-01-01", false},
+	}
+	for _, c := range cases {
+		t.Run(c.field+"="+c.value, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.db.Exec(t, `ALTER TABLE res_partner ADD COLUMN x_segment varchar`)
+			b.db.Exec(t, `INSERT INTO whatsapp_button_action (name, button_id, action_type, match_mode,
+				contact_field_to_update, contact_field_value) VALUES ('Fiche', 'btn_set', 'update_contact', 'exact', $1, $2)`,
+				c.field, c.value)
+			row := func() (all string) {
+				b.db.QueryRow(t, []any{&all}, `SELECT to_jsonb(p)::text FROM res_partner p WHERE id = $1`, odoosim.PartnerAwa)
+				return all
+			}
+			if c.written { // so that the value found after the click is the click's
+				b.db.Exec(t, `UPDATE res_partner SET `+pgx.Identifier{c.field}.Sanitize()+` = NULL WHERE id = $1`, odoosim.PartnerAwa)
+			}
+			before := row()
+			b.click(t, b.customer(t, awa), "btn_set", "Fiche", "")
+			notes := b.notes(t, "res.partner", odoosim.PartnerAwa)
+			if c.written {
+				var got string
+				b.db.QueryRow(t, []any{&got}, `SELECT COALESCE(to_jsonb(p)->>$2, '') FROM res_partner p WHERE id = $1`,
+					odoosim.PartnerAwa, c.field)
+				if got != c.value || notes != "" {
+					t.Errorf("res_partner.%s = %q, chatter %q; want %q written", c.field, got, notes, c.value)
+				}
+				return
+			}
+			if after := row(); after != before {
+				t.Errorf("refused update_contact changed the partner:\n%s\n%s", before, after)
+			}
+			if !strings.Contains(notes, c.field) || !strings.Contains(notes, "pas abouti") {
+				t.Errorf("partner chatter %q does not say why %s was refused", notes, c.field)
+			}
+		})
 	}
 }
 
