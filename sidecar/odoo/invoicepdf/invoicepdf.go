@@ -61,7 +61,7 @@ func (s *Source) Invoice(ctx context.Context, q odoo.DBTX, id int) (PDF, error) 
 		return PDF{}, err
 	}
 	if stored {
-		a, err := odoo.ReadAttachment(ctx, q, s.DataDir, attachmentID)
+		a, err := odoo.ReadAttachment(ctx, q, s.DataDir, attachmentID, odoo.Record{Model: "account.move", ID: id})
 		if err == nil {
 			origin := "attachment"
 			if a.FromFilestore {

@@ -5,6 +5,11 @@
 // statement and answers 200 at once. It parses nothing beyond "is this JSON":
 // processing is the inbox processor's job (sidecar/inbound), asynchronous, so a
 // slow Odoo never makes Meta retry.
+//
+// Hostile or careless senders cost little: a POST without a signature header is
+// refused before a byte of its body is read, and at most MaxConcurrentReads
+// bodies are read and held at once; a delivery beyond that waits briefly for a
+// slot, then gets a 503 with Retry-After, which Meta retries.
 package webhook
 
 import (
@@ -33,6 +38,17 @@ import (
 // DefaultMaxBodyBytes is the default size limit of a delivery: Meta batches up to
 // 1,000 updates and 3 MB in one POST (D: webhooks/overview), so 8 MiB leaves room.
 const DefaultMaxBodyBytes = 8 << 20
+
+// DefaultMaxConcurrentReads is the default bound on the bodies read and held at
+// once: with group commit, 64 deliveries in flight keep the inbox at its full
+// throughput, and 64 times the size limit bounds the memory they take.
+const DefaultMaxConcurrentReads = 64
+
+// DefaultReadWait is how long a delivery waits for a read slot by default.
+const DefaultReadWait = 2 * time.Second
+
+// retryAfterSeconds is the Retry-After of a busy answer.
+const retryAfterSeconds = "2"
 
 // Path is where the lead mounts the handler on the public listener.
 const Path = "/whatsapp/webhook"
@@ -208,8 +224,18 @@ type Handler struct {
 	// StoreTimeout bounds the inbox insert; zero means 10s. Past it Meta gets a 503
 	// and retries the delivery.
 	StoreTimeout time.Duration
-	Metrics      *Metrics
-	Logger       *slog.Logger
+	// MaxConcurrentReads bounds the deliveries read and held in memory at once,
+	// from the first byte read to the inbox's commit; zero means
+	// DefaultMaxConcurrentReads.
+	MaxConcurrentReads int
+	// ReadWait is how long a delivery beyond MaxConcurrentReads waits for a slot
+	// before a 503 with Retry-After; zero means DefaultReadWait.
+	ReadWait time.Duration
+	Metrics  *Metrics
+	Logger   *slog.Logger
+
+	once  sync.Once
+	reads chan struct{} // one token per body being read or stored
 }
 
 // Outcomes of a request, the values of the outcome label.
@@ -225,6 +251,7 @@ const (
 	OutcomeBadMethod    = "method_not_allowed"
 	OutcomeNoSecret     = "no_secret"
 	OutcomeReadFailed   = "read_failed"
+	OutcomeBusy         = "busy"
 )
 
 // Metrics of the intake.
@@ -240,7 +267,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "webhook", Name: "requests_total",
 			Help: "Requests to /whatsapp/webhook by outcome: accepted, bad_signature, unsigned, too_large, bad_json, " +
-				"verify_ok, verify_failed, store_failed, no_secret, read_failed, method_not_allowed.",
+				"verify_ok, verify_failed, store_failed, no_secret, read_failed, busy (503: MaxConcurrentReads reached), method_not_allowed.",
 		}, []string{"outcome"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: metrics.Namespace, Subsystem: "webhook", Name: "intake_duration_seconds",
@@ -255,7 +282,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	// Every outcome shows from the start, at zero, so alerts on rates work at once.
 	for _, o := range []string{OutcomeAccepted, OutcomeBadSignature, OutcomeUnsigned, OutcomeTooLarge, OutcomeBadJSON,
-		OutcomeVerifyOK, OutcomeVerifyFailed, OutcomeStoreFailed, OutcomeBadMethod, OutcomeNoSecret, OutcomeReadFailed} {
+		OutcomeVerifyOK, OutcomeVerifyFailed, OutcomeStoreFailed, OutcomeBadMethod, OutcomeNoSecret, OutcomeReadFailed, OutcomeBusy} {
 		m.requests.WithLabelValues(o)
 	}
 	reg.MustRegister(m.requests, m.duration, m.bytes)
@@ -322,17 +349,49 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) {
 
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// receive checks and stores one delivery.
+// receive checks and stores one delivery. Everything that can be refused from
+// the headers alone is refused before the body is read.
 func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	limit := h.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
+	// Refusals before reading close the connection: otherwise net/http would
+	// read up to 256 KiB of the unwanted body to reuse it.
+	header := r.Header.Get(whatsapp.SignatureHeader)
+	if header == "" {
+		w.Header().Set("Connection", "close")
+		h.refuse(w, OutcomeUnsigned, http.StatusForbidden, "unsigned delivery refused")
+		return
+	}
 	if r.ContentLength > limit {
+		w.Header().Set("Connection", "close")
 		h.refuse(w, OutcomeTooLarge, http.StatusRequestEntityTooLarge, "body too large", "bytes", r.ContentLength)
 		return
 	}
+	secrets := h.appSecrets()
+	if len(secrets) == 0 {
+		// Nothing can be verified: refuse rather than accept unverifiable input.
+		// Meta retries for days, so the deliveries arrive once a secret is set.
+		w.Header().Set("Connection", "close")
+		h.refuse(w, OutcomeNoSecret, http.StatusServiceUnavailable,
+			"no app secret configured (whatsapp_config.facebook_app_secret or WHATSAPP_APP_SECRET): delivery refused")
+		return
+	}
+	release, ok := h.acquireRead(r.Context())
+	if !ok {
+		// Genuine traffic, so no forced close: net/http keeps the connection when
+		// the body is small. Debug, not warn: a burst would flood the log, and
+		// the busy outcome counts them.
+		h.count(OutcomeBusy)
+		h.logger().Debug("webhook: too many deliveries being read, Meta will retry", "status", http.StatusServiceUnavailable)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
+	defer release()
+
 	buf := bufferPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	reuse := true
@@ -353,19 +412,6 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	body := buf.Bytes()
 
-	header := r.Header.Get(whatsapp.SignatureHeader)
-	if header == "" {
-		h.refuse(w, OutcomeUnsigned, http.StatusForbidden, "unsigned delivery refused")
-		return
-	}
-	secrets := h.appSecrets()
-	if len(secrets) == 0 {
-		// Nothing can be verified: refuse rather than accept unverifiable input.
-		// Meta retries for days, so the deliveries arrive once a secret is set.
-		h.refuse(w, OutcomeNoSecret, http.StatusServiceUnavailable,
-			"no app secret configured (whatsapp_config.facebook_app_secret or WHATSAPP_APP_SECRET): delivery refused")
-		return
-	}
 	if !signedByAny(secrets, body, header) {
 		h.refuse(w, OutcomeBadSignature, http.StatusForbidden, "delivery with a wrong signature refused")
 		return
@@ -403,6 +449,38 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", "2")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, "OK")
+}
+
+// acquireRead takes a read slot, waiting at most ReadWait (or until the client
+// goes away); release gives it back.
+func (h *Handler) acquireRead(ctx context.Context) (release func(), ok bool) {
+	h.once.Do(func() {
+		n := h.MaxConcurrentReads
+		if n <= 0 {
+			n = DefaultMaxConcurrentReads
+		}
+		h.reads = make(chan struct{}, n)
+	})
+	release = func() { <-h.reads }
+	select {
+	case h.reads <- struct{}{}:
+		return release, true
+	default:
+	}
+	wait := h.ReadWait
+	if wait <= 0 {
+		wait = DefaultReadWait
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case h.reads <- struct{}{}:
+		return release, true
+	case <-timer.C:
+		return nil, false
+	case <-ctx.Done():
+		return nil, false
+	}
 }
 
 // appSecrets and verifyTokens read Secrets; a handler without it verifies nothing

@@ -174,24 +174,7 @@ func TestIntake(t *testing.T) {
 // requests is whatsapp_webhook_requests_total{outcome}.
 func requests(t *testing.T, b *bundle, outcome string) float64 {
 	t.Helper()
-	families, err := b.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "whatsapp_webhook_requests_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no whatsapp_webhook_requests_total{outcome=%q}", outcome)
-	return 0
+	return counter(t, b.reg, outcome)
 }
 
 // Meta's verification handshake: the challenge comes back as plain text for any

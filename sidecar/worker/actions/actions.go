@@ -6,6 +6,19 @@
 // rules run; http_callback posts a signed JSON event; custom_python rows are
 // reported, never run.
 //
+// An http_callback POSTs a CallbackEvent as JSON to the action's callback_url,
+// with headers X-Sidecar-Event (button_click), X-Sidecar-Delivery (the click's
+// wamid, the same on every retry: deduplicate on it), X-Sidecar-Timestamp (Unix
+// seconds, of this attempt) and, when the action has a callback_secret,
+// X-Sidecar-Signature-256 = "sha256=" + hex HMAC-SHA256(callback_secret,
+// timestamp + "." + raw body). A receiver recomputes the HMAC over the timestamp
+// header, a dot and the bytes it received, compares in constant time, and refuses
+// a timestamp more than a few minutes from its clock: a captured request cannot
+// be replayed. Network errors, 429 and 5xx are retried; a 3xx is a failure (the
+// redirect is not followed); a 2xx may answer {"reply": "..."} for the customer.
+// Callbacks go only to public addresses, checked on the address actually dialled
+// (DNS rebinding included), unless Runner.AllowPrivateCallbacks is set.
+//
 // A click is handled in two phases. Click reads what it needs and makes the calls
 // that leave the database (Odoo's JSON-RPC, callback URLs) with no transaction open;
 // it returns a Plan. Plan.Apply then writes every database effect (state and flags,
@@ -22,6 +35,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,8 +89,15 @@ type Runner struct {
 	// written as the ORM would, with a warning that Odoo's rules did not run, and
 	// odoo_method actions other than sale.order's confirm/cancel are reported.
 	Odoo *odooweb.Client
-	// HTTP posts callbacks; nil means a client without cookies.
+	// HTTP posts callbacks; nil means a client without cookies. Its transport
+	// must be nil or an *http.Transport: callbacks use a clone that dials
+	// directly and checks each address dialled, and never follow redirects.
 	HTTP *http.Client
+	// AllowPrivateCallbacks lets http_callback actions reach loopback,
+	// link-local, private, unspecified and multicast addresses (a receiver on
+	// the sidecar's own host or network); by default they are refused. Read at
+	// the first callback.
+	AllowPrivateCallbacks bool
 	// CallbackTimeout bounds one callback attempt; zero means 10s.
 	CallbackTimeout time.Duration
 	// CallbackAttempts before giving up on a callback; zero means 3.
@@ -88,6 +109,10 @@ type Runner struct {
 	Metrics     *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	clientOnce sync.Once
+	client     *http.Client // callbackClient's
+	clientErr  error
 }
 
 func (r *Runner) logger() *slog.Logger {

@@ -2,8 +2,14 @@ package actions_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -19,7 +25,6 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/actions"
 )
@@ -523,27 +528,120 @@ func TestCustomPythonIsReported(t *testing.T) {
 func TestUpdateContact(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.db.Exec(t, `ALTER TABLE res_partner ADD COLUMN x_score integer`)
 	b.db.Exec(t, `INSERT INTO whatsapp_button_action (name, button_id, action_type, match_mode, contact_field_to_update, contact_field_value, message_to_send) VALUES
 		('Intéressé', 'btn_interested', 'update_contact', 'exact', 'comment', 'Intéressé par WhatsApp', 'Noté !'),
-		('Couleur', 'btn_color', 'update_status', 'exact', 'color', 'pas un nombre', NULL),
-		('Inconnu', 'btn_unknown', 'update_contact', 'exact', 'x_no_such_field', '1', NULL),
-		('Interdit', 'btn_id', 'update_contact', 'exact', 'id', '1', NULL)`)
+		('Score', 'btn_score', 'update_status', 'exact', 'x_score', 'pas un nombre', NULL),
+		('Inconnu', 'btn_unknown', 'update_contact', 'exact', 'x_no_such_field', '1', NULL)`)
 	c := b.customer(t, awa)
-	for _, btn := range []string{"btn_interested", "btn_color", "btn_unknown", "btn_id"} {
+	for _, btn := range []string{"btn_interested", "btn_score", "btn_unknown"} {
 		b.click(t, c, btn, btn, "")
 	}
 	var comment string
-	var color *int
-	b.db.QueryRow(t, []any{&comment, &color}, `SELECT COALESCE(comment, ''), color FROM res_partner WHERE id = $1`, odoosim.PartnerAwa)
-	if comment != "Intéressé par WhatsApp" {
-		t.Errorf("comment %q", comment)
+	var score *int
+	b.db.QueryRow(t, []any{&comment, &score}, `SELECT COALESCE(comment, ''), x_score FROM res_partner WHERE id = $1`, odoosim.PartnerAwa)
+	if comment != "Intéressé par WhatsApp" || score != nil {
+		t.Errorf("comment %q, x_score %v", comment, score)
 	}
 	if r := b.replies(t); len(r) != 1 || r[0].Content != "Noté !" {
 		t.Errorf("replies %+v", r)
 	}
-	if notes := b.notes(t, "res.partner", odoosim.PartnerAwa); !strings.Contains(notes, "n&#39;a pas abouti") && !strings.Contains(notes, "n'a pas abouti") {
-		t.Errorf("partner chatter %q", notes)
+	notes := b.notes(t, "res.partner", odoosim.PartnerAwa)
+	for _, want := range []string{"n&#39;a pas abouti", "x_score", "x_no_such_field"} {
+		if !strings.Contains(strings.ReplaceAll(notes, "'", "&#39;"), want) {
+			t.Errorf("partner chatter %q lacks %q", notes, want)
+		}
 	}
+}
+
+// A button may write only the allow-listed res_partner columns (and custom x_
+// fields other than the sidecar's own): anything else is refused with the reason
+// on the partner's chatter, and the partner row is left exactly as it was.
+func TestUpdateContactAllowList(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		field, value string
+		written      bool
+	}{
+		{"comment", "Client fidèle", true},
+		{"function", "Gérante", true},
+		{"ref", "CLI-042", true},
+		{"website", "https://boutique.example", true},
+		{"email", "awa@example.com", true},
+		{"lang", "en_US", true},
+		{"x_segment", "or", true},
+		{"lang", "fr_FR", false}, // installed, not active
+		{"lang", "Français", false},
+		{"mobile", "+221770000000", false},
+		{"phone", "+221770000000", false},
+		{"name", "Quelqu'un d'autre", false},
+		{"id", "1", false},
+		{"active", "false", false},
+		{"company_id", "2", false},
+		{"parent_id", "1", false},
+		{"user_id", "1", false},
+		{"color", "3", false},
+		{"x_whatsapp_opt_out", "true", false},
+		{"X_WHATSAPP_OPT_OUT", "true", false},
+		{"x_whatsapp_opt_out_date", "2026-01-01", false},
+	}
+	for _, c := range cases {
+		t.Run(c.field+"="+c.value, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.db.Exec(t, `ALTER TABLE res_partner ADD COLUMN x_segment varchar`)
+			b.db.Exec(t, `INSERT INTO whatsapp_button_action (name, button_id, action_type, match_mode,
+				contact_field_to_update, contact_field_value) VALUES ('Fiche', 'btn_set', 'update_contact', 'exact', $1, $2)`,
+				c.field, c.value)
+			row := func() (all string) {
+				b.db.QueryRow(t, []any{&all}, `SELECT to_jsonb(p)::text FROM res_partner p WHERE id = $1`, odoosim.PartnerAwa)
+				return all
+			}
+			if c.written { // so that the value found after the click is the click's
+				b.db.Exec(t, `UPDATE res_partner SET `+pgx.Identifier{c.field}.Sanitize()+` = NULL WHERE id = $1`, odoosim.PartnerAwa)
+			}
+			before := row()
+			b.click(t, b.customer(t, awa), "btn_set", "Fiche", "")
+			notes := b.notes(t, "res.partner", odoosim.PartnerAwa)
+			if c.written {
+				var got string
+				b.db.QueryRow(t, []any{&got}, `SELECT COALESCE(to_jsonb(p)->>$2, '') FROM res_partner p WHERE id = $1`,
+					odoosim.PartnerAwa, c.field)
+				if got != c.value || notes != "" {
+					t.Errorf("res_partner.%s = %q, chatter %q; want %q written", c.field, got, notes, c.value)
+				}
+				return
+			}
+			if after := row(); after != before {
+				t.Errorf("refused update_contact changed the partner:\n%s\n%s", before, after)
+			}
+			if !strings.Contains(notes, c.field) || !strings.Contains(notes, "pas abouti") {
+				t.Errorf("partner chatter %q does not say why %s was refused", notes, c.field)
+			}
+		})
+	}
+}
+
+// verifyCallback is what a receiver does with the documented scheme: the
+// signature is HMAC-SHA256(secret, timestamp + "." + body), and the timestamp must
+// be within five minutes of its clock.
+func verifyCallback(secret string, h http.Header, body []byte, now time.Time) error {
+	ts := h.Get(actions.CallbackTimestampHeader)
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("timestamp %q: %w", ts, err)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
+		return fmt.Errorf("timestamp %s is %s from now", ts, d)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	if !hmac.Equal([]byte(want), []byte(h.Get(actions.CallbackSignatureHeader))) {
+		return errors.New("bad signature")
+	}
+	return nil
 }
 
 // http_callback posts the signed click event, retried on 5xx; the receiver may
@@ -551,15 +649,23 @@ func TestUpdateContact(t *testing.T) {
 func TestHTTPCallback(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.runner.AllowPrivateCallbacks = true // the receiver is on loopback
+	clock := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	b.runner.Now = func() time.Time { return clock }
 	var calls atomic.Int64
 	var got actions.CallbackEvent
+	var first struct {
+		header http.Header
+		body   []byte
+	}
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if !whatsapp.VerifySignature([]byte("callback-secret"), body, r.Header.Get(actions.CallbackSignatureHeader)) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
+		if err := verifyCallback("callback-secret", r.Header, body, clock); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
 		if calls.Add(1) < 3 {
+			first.header, first.body = r.Header.Clone(), body
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
@@ -580,6 +686,21 @@ func TestHTTPCallback(t *testing.T) {
 	if r := b.replies(t); len(r) != 1 || r[0].Kind != "reply_callback" || r[0].Content != "Votre demande est enregistrée." {
 		t.Errorf("replies %+v", r)
 	}
+
+	// The timestamp is the sender's clock, and it is signed: a replay later is
+	// refused on its age, and a replay with a fresh timestamp on its signature.
+	if ts := first.header.Get(actions.CallbackTimestampHeader); ts != strconv.FormatInt(clock.Unix(), 10) {
+		t.Errorf("%s = %q, want %d", actions.CallbackTimestampHeader, ts, clock.Unix())
+	}
+	if err := verifyCallback("callback-secret", first.header, first.body, clock.Add(time.Hour)); err == nil {
+		t.Error("a request replayed an hour later verifies")
+	}
+	refreshed := first.header.Clone()
+	refreshed.Set(actions.CallbackTimestampHeader, strconv.FormatInt(clock.Add(time.Hour).Unix(), 10))
+	if err := verifyCallback("callback-secret", refreshed, first.body, clock.Add(time.Hour)); err == nil {
+		t.Error("a request replayed with a new timestamp verifies")
+	}
+
 	before := calls.Load()
 	b.click(t, c, "btn_bad", "Mauvais", "wamid.about-26")
 	if calls.Load() != before || len(b.replies(t)) != 1 {
@@ -587,6 +708,73 @@ func TestHTTPCallback(t *testing.T) {
 	}
 	if notes := b.notes(t, "sale.order", 26); !strings.Contains(notes, "HTTP 401") {
 		t.Errorf("chatter %q", notes)
+	}
+}
+
+// By default a callback may not reach the sidecar's own host or network: a URL
+// on 127.0.0.1, or a name resolving there, is refused when dialled, reported, and
+// the receiver never hears of it; with AllowPrivateCallbacks it is called.
+func TestCallbackToLoopback(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = io.WriteString(w, `{"reply":"reçu"}`)
+	}))
+	t.Cleanup(receiver.Close)
+	port := receiver.Listener.Addr().(*net.TCPAddr).Port
+	for _, target := range []string{receiver.URL, "http://localhost:" + itoa(port) + "/hook"} {
+		t.Run(target, func(t *testing.T) {
+			b := setup(t)
+			b.db.Exec(t, `INSERT INTO whatsapp_button_action (name, button_id, action_type, callback_url)
+				VALUES ('Interne', 'btn_internal', 'http_callback', $1)`, target)
+			c := b.customer(t, awa)
+			b.click(t, c, "btn_internal", "Interne", "")
+			if n := calls.Load(); n != 0 || len(b.replies(t)) != 0 {
+				t.Fatalf("refused callback reached the receiver %d times, replies %+v", n, b.replies(t))
+			}
+			notes := b.notes(t, "res.partner", odoosim.PartnerAwa)
+			if !strings.Contains(notes, "is loopback") || !strings.Contains(notes, "public addresses only") {
+				t.Errorf("partner chatter %q does not say why", notes)
+			}
+
+			allowed := setup(t)
+			allowed.runner.AllowPrivateCallbacks = true
+			allowed.db.Exec(t, `INSERT INTO whatsapp_button_action (name, button_id, action_type, callback_url)
+				VALUES ('Interne', 'btn_internal', 'http_callback', $1)`, target)
+			allowed.click(t, allowed.customer(t, awa), "btn_internal", "Interne", "")
+			if r := allowed.replies(t); calls.Swap(0) != 1 || len(r) != 1 || r[0].Content != "reçu" {
+				t.Errorf("allowed: replies %+v", r)
+			}
+		})
+	}
+}
+
+// A receiver answering with a redirect is not followed there: the callback fails
+// with the 3xx, not retried, and the redirect's target is never called.
+func TestCallbackRedirectIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	var redirected, elsewhere atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		_, _ = io.WriteString(w, `{"reply":"détourné"}`)
+	}))
+	t.Cleanup(target.Close)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		redirected.Add(1)
+		http.Redirect(w, r, target.URL+"/stolen", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(receiver.Close)
+	b := setup(t)
+	b.runner.AllowPrivateCallbacks = true
+	b.db.Exec(t, `INSERT INTO whatsapp_button_action (name, button_id, action_type, callback_url, callback_secret)
+		VALUES ('CRM', 'btn_crm', 'http_callback', $1, 'callback-secret')`, receiver.URL)
+	b.click(t, b.customer(t, awa), "btn_crm", "CRM", "")
+	if redirected.Load() != 1 || elsewhere.Load() != 0 || len(b.replies(t)) != 0 {
+		t.Errorf("receiver called %d times, redirect target %d times, replies %+v", redirected.Load(), elsewhere.Load(), b.replies(t))
+	}
+	if notes := b.notes(t, "res.partner", odoosim.PartnerAwa); !strings.Contains(notes, "HTTP 307") || !strings.Contains(notes, "redirect not followed") {
+		t.Errorf("partner chatter %q", notes)
 	}
 }
 

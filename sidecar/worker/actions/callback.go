@@ -7,25 +7,117 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
 
-// Callback headers. The signature is Meta's scheme with the action's
-// callback_secret: "sha256=" + hex HMAC-SHA256 of the raw body, so receivers verify
-// it as they verify Meta's webhooks.
+// Callback headers. With a callback_secret, CallbackSignatureHeader is
+// "sha256=" + hex HMAC-SHA256(callback_secret, timestamp + "." + raw body), where
+// timestamp is CallbackTimestampHeader's value (Unix seconds): a receiver
+// recomputes it, compares in constant time, and refuses a timestamp too far from
+// its clock (five minutes, say), so a captured request cannot be replayed later.
 const (
 	CallbackSignatureHeader = "X-Sidecar-Signature-256"
+	CallbackTimestampHeader = "X-Sidecar-Timestamp"
 	CallbackEventHeader     = "X-Sidecar-Event"
 	// CallbackDeliveryHeader carries the click's wamid: a receiver that sees it
 	// twice (a retry after a lost answer) can ignore the second.
 	CallbackDeliveryHeader = "X-Sidecar-Delivery"
 )
+
+// SignCallback is the CallbackSignatureHeader value of a callback body sent at
+// timestamp (Unix seconds).
+func SignCallback(secret []byte, timestamp int64, body []byte) string {
+	signed := make([]byte, 0, 21+len(body))
+	signed = strconv.AppendInt(signed, timestamp, 10)
+	signed = append(signed, '.')
+	signed = append(signed, body...)
+	return whatsapp.Sign(secret, signed)
+}
+
+// ErrCallbackDestination is why a callback to a loopback, link-local, private,
+// unspecified, multicast or otherwise non-public address is refused, unless
+// Runner.AllowPrivateCallbacks is set. It is checked on the address dialled,
+// after DNS resolution, so a name that resolves (or is rebound) to such an
+// address is refused too.
+var ErrCallbackDestination = errors.New("callback destination not allowed")
+
+// nonPublic are the ranges, besides what netip classifies, that are not the
+// public internet: a button pointing there reaches the sidecar's own network.
+var nonPublic = []struct {
+	prefix netip.Prefix
+	what   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "\"this network\" (RFC 1122)"},
+	{netip.MustParsePrefix("100.64.0.0/10"), "shared address space (RFC 6598)"},
+	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments (RFC 6890)"},
+	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking (RFC 2544)"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved or broadcast (RFC 1112, RFC 919)"},
+	{netip.MustParsePrefix("fec0::/10"), "site-local (RFC 3879)"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "local-use NAT64 (RFC 8215)"},
+}
+
+// nat64 is NAT64's well-known prefix (RFC 6052): its last 32 bits are the IPv4
+// address actually reached.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// nonPublicReason says why ip is not a public destination, or "" when it is.
+// IPv4 embedded in IPv6 (mapped, or NAT64's well-known prefix) is judged as IPv4.
+func nonPublicReason(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if nat64.Contains(ip) {
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte(b[12:]))
+	}
+	switch {
+	case ip.IsLoopback():
+		return "loopback"
+	case ip.IsLinkLocalUnicast():
+		return "link-local"
+	case ip.IsPrivate():
+		return "private"
+	case ip.IsUnspecified():
+		return "unspecified"
+	case ip.IsMulticast():
+		return "multicast"
+	}
+	for _, r := range nonPublic {
+		if r.prefix.Contains(ip) {
+			return r.what
+		}
+	}
+	return ""
+}
+
+// checkDestination is the dialer's Control: it runs for every address the
+// dialer connects to, after resolution, before the connection is made.
+func checkDestination(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrCallbackDestination, address)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrCallbackDestination, address)
+	}
+	if why := nonPublicReason(ip); why != "" {
+		return fmt.Errorf("%w: %s is %s, and callbacks go to public addresses only", ErrCallbackDestination, ip, why)
+	}
+	return nil
+}
+
+// errRedirect is a callback answered with a redirect, which is not followed: the
+// receiver's URL is the one configured, and a redirect could point anywhere.
+var errRedirect = errors.New("redirect not followed")
 
 // CallbackEvent is the JSON body POSTed to an http_callback action's URL.
 type CallbackEvent struct {
@@ -122,11 +214,44 @@ func (r *Runner) callback(ctx context.Context, c Click, a Action, p *Plan) error
 	return nil
 }
 
+// callbackClient is the client callbacks go through: r.HTTP (nil: a default one)
+// with redirects not followed, dialled directly (no proxy: the address checked is
+// the one reached) and, unless AllowPrivateCallbacks, only to public addresses.
+func (r *Runner) callbackClient() (*http.Client, error) {
+	r.clientOnce.Do(func() {
+		client := http.Client{}
+		if r.HTTP != nil {
+			client = *r.HTTP
+		}
+		var transport *http.Transport
+		switch t := client.Transport.(type) {
+		case nil:
+			transport = http.DefaultTransport.(*http.Transport).Clone()
+		case *http.Transport:
+			transport = t.Clone()
+		default:
+			r.clientErr = fmt.Errorf("callbacks need an *http.Transport in Runner.HTTP to check where they connect, not a %T", t)
+			return
+		}
+		transport.Proxy = nil
+		dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		if !r.AllowPrivateCallbacks {
+			dialer.Control = checkDestination
+		}
+		transport.DialContext = dialer.DialContext
+		transport.DialTLSContext, transport.DialTLS = nil, nil // TLS over the checked connection
+		client.Transport = transport
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		r.client = &client
+	})
+	return r.client, r.clientErr
+}
+
 // post sends one callback with retries and decodes its optional answer.
 func (r *Runner) post(ctx context.Context, target, secret, delivery string, body []byte) (CallbackAnswer, error) {
-	client := r.HTTP
-	if client == nil {
-		client = &http.Client{}
+	client, err := r.callbackClient()
+	if err != nil {
+		return CallbackAnswer{}, err
 	}
 	timeout, attempts := r.CallbackTimeout, r.CallbackAttempts
 	if timeout <= 0 {
@@ -168,8 +293,11 @@ func (r *Runner) postOnce(ctx context.Context, client *http.Client, timeout time
 	req.Header.Set("User-Agent", "whatsapp-sidecar")
 	req.Header.Set(CallbackEventHeader, "button_click")
 	req.Header.Set(CallbackDeliveryHeader, delivery)
+	// Each attempt is signed at its own time: a retry is not a replay.
+	timestamp := r.now().Unix()
+	req.Header.Set(CallbackTimestampHeader, strconv.FormatInt(timestamp, 10))
 	if secret != "" {
-		req.Header.Set(CallbackSignatureHeader, whatsapp.Sign([]byte(secret), body))
+		req.Header.Set(CallbackSignatureHeader, SignCallback([]byte(secret), timestamp, body))
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -177,7 +305,8 @@ func (r *Runner) postOnce(ctx context.Context, client *http.Client, timeout time
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
-		return answer, true, err
+		// A refused destination stays refused.
+		return answer, !errors.Is(err, ErrCallbackDestination), err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -186,6 +315,8 @@ func (r *Runner) postOnce(ctx context.Context, client *http.Client, timeout time
 		// The answer is optional: anything but {"reply": ...} means no reply.
 		_ = json.Unmarshal(raw, &answer)
 		return answer, false, nil
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return answer, false, fmt.Errorf("HTTP %d: %w", resp.StatusCode, errRedirect)
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return answer, true, fmt.Errorf("HTTP %d", resp.StatusCode)
 	default:

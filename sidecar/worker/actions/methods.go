@@ -61,34 +61,71 @@ func (r *Runner) sendMessage(ctx context.Context, c Click, a Action, p *Plan) er
 	return nil
 }
 
-// protectedColumns are res_partner columns a button may never write.
-var protectedColumns = map[string]bool{
-	"id": true, "create_uid": true, "create_date": true, "write_uid": true, "write_date": true,
-	"company_id": true, "user_id": true, "parent_id": true, "commercial_partner_id": true,
+// writableContactColumns are the res_partner columns a button may write: notes and
+// descriptive fields an integrator sets from a click. Anything else (name, numbers,
+// the company, active, the partner tree) changes who the customer is or where
+// messages go, and is Odoo's to edit; x_ custom fields may be written too, except
+// the sidecar's own x_whatsapp_* (opt-out above all).
+var writableContactColumns = map[string]bool{
+	"comment": true, "function": true, "ref": true, "website": true, "email": true, "lang": true,
 }
 
+// writableContactColumnsText says which columns may be written, for refusals.
+const writableContactColumnsText = "comment, function, ref, website, email, lang and custom x_ fields other than x_whatsapp_*"
+
+// contactColumnWritable says whether a button may write res_partner.field.
+func contactColumnWritable(field string) bool {
+	if writableContactColumns[field] {
+		return true
+	}
+	return strings.HasPrefix(field, "x_") && !strings.HasPrefix(strings.ToLower(field), "x_whatsapp_")
+}
+
+// contactColumnType is the SQL type of a res_partner column.
+const contactColumnType = `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+WHERE a.attrelid = 'public.res_partner'::regclass AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`
+
+// activeLang says whether a language code is one Odoo has active, the values
+// Odoo's lang selection accepts.
+const activeLang = `SELECT EXISTS (SELECT 1 FROM res_lang WHERE code = $1 AND active)`
+
 // updateContact writes the action's value into a field of the customer's partner,
-// as the seed's update_contact and update_status did. The field must be a column of
-// res_partner; the value is cast to the column's type by PostgreSQL. A refused value
-// is reported on the partner's chatter and does not spoil the rest of the click.
+// as the seed's update_contact and update_status did. The field must be one of
+// writableContactColumns or a custom x_ field of res_partner; the value is cast to
+// the column's type by PostgreSQL. A refused field or value is reported (log,
+// metric, chatter) and does not spoil the rest of the click.
 func (r *Runner) updateContact(ctx context.Context, c Click, a Action, p *Plan) error {
 	field := strings.TrimSpace(a.ContactField)
-	if c.Partner == nil || field == "" || protectedColumns[field] {
-		r.count(a.Type, OutcomeNotRun)
-		r.logger().Warn("update_contact action not run", "action", a.Name, "field", field, "contact_known", c.Partner != nil)
+	switch {
+	case c.Partner == nil:
+		r.report(c, a, p, "update_contact needs the customer's contact, and no partner has this number")
+		return nil
+	case field == "":
+		r.report(c, a, p, "update_contact names no field (contact_field_to_update)")
+		return nil
+	case !contactColumnWritable(field):
+		r.report(c, a, p, fmt.Sprintf("update_contact may not write res_partner.%s: a button may write only %s",
+			field, writableContactColumnsText))
 		return nil
 	}
 	var colType string
-	err := r.Pool.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-		WHERE a.attrelid = 'public.res_partner'::regclass AND a.attname = $1 AND a.attnum > 0 AND NOT a.attisdropped`,
-		field).Scan(&colType)
+	err := r.Pool.QueryRow(ctx, contactColumnType, field).Scan(&colType)
 	if errors.Is(err, pgx.ErrNoRows) {
-		r.count(a.Type, OutcomeNotRun)
-		r.logger().Warn("update_contact action names a field res_partner does not have", "action", a.Name, "field", field)
+		r.report(c, a, p, fmt.Sprintf("update_contact names res_partner.%s, a field res_partner does not have", field))
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("look up res_partner.%s: %w", field, err)
+	}
+	if field == "lang" && a.ContactValue != "" {
+		var active bool
+		if err := r.Pool.QueryRow(ctx, activeLang, a.ContactValue).Scan(&active); err != nil {
+			return fmt.Errorf("look up language %q: %w", a.ContactValue, err)
+		}
+		if !active {
+			r.report(c, a, p, fmt.Sprintf("update_contact may not write res_partner.lang = %q: not an active language code in Odoo (res_lang)", a.ContactValue))
+			return nil
+		}
 	}
 	var value *string
 	if v := a.ContactValue; v != "" {
@@ -110,7 +147,7 @@ func (r *Runner) updateContact(ctx context.Context, c Click, a Action, p *Plan) 
 			r.logger().Warn("update_contact action refused by the database", "action", a.Name, "field", field, "err", err)
 			e.notes = append(e.notes, odoo.Note{Model: "res.partner", ResID: partner.ID, RecordName: partner.Name,
 				BodyHTML: "<p>" + odoo.EscapeHTML(c.text("note_action_failed", merge(c.baseVars(),
-					texts.Vars{"button": c.Title, "error": err.Error()}))) + "</p>"})
+					texts.Vars{"button": c.Title, "error": "res_partner." + field + ": " + err.Error()}))) + "</p>"})
 			return nil
 		}
 		r.count(a.Type, OutcomeDone)

@@ -341,7 +341,9 @@ func (s *Sender) media(ctx context.Context, p *outbox.Pending, acc *accounts.Acc
 	mime := p.MimeType
 	switch {
 	case p.AttachmentID != 0:
-		a, err := odoo.ReadAttachment(ctx, s.Pool, s.DataDir, p.AttachmentID)
+		// Only the message's record's attachment, or one made for the message.
+		a, err := odoo.ReadAttachment(ctx, s.Pool, s.DataDir, p.AttachmentID,
+			odoo.Record{Model: p.ResModel, ID: p.ResID}, odoo.Record{Model: "whatsapp.message", ID: p.ID})
 		if err != nil {
 			return nil, fail("%v", err)
 		}

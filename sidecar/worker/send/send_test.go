@@ -489,18 +489,69 @@ func TestOptedOutPartnerGetsOnlyReplies(t *testing.T) {
 }
 
 // A document row pointing at an Odoo attachment (what `send --document` queues) is
-// uploaded and sent by media id under the attachment's name.
+// uploaded and sent by media id under the attachment's name, when the attachment
+// was made for that message or belongs to the record the message is about. Any
+// other attachment fails the row, saying whose it is, and nothing reaches Meta.
 func TestDocumentFromAnAttachment(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	var id int
-	b.db.QueryRow(t, []any{&id}, `INSERT INTO ir_attachment (name, type, mimetype, db_datas)
-		VALUES ('devis.pdf', 'binary', 'application/pdf', '%PDF-1.4 devis') RETURNING id`)
-	b.db.Exec(t, `INSERT INTO whatsapp_message (phone, message_type, attachment_id, caption, params)
-		VALUES ('+221771234567', 'document', $1, 'Votre devis', '{"filename":"devis.pdf"}')`, id)
-	b.flush(t)
-	reqs := b.sent(t)
-	if len(reqs) != 1 || reqs[0].Document == nil || reqs[0].Document.ID == "" || reqs[0].Document.Filename != "devis.pdf" {
-		t.Fatalf("sent %+v, want the attachment as a document by media id, named devis.pdf", reqs)
+	cases := []struct {
+		name           string
+		owner          string // the attachment's res_model and res_id: "message" for the row itself, "other message" for another
+		ownerID        int
+		model          string // the row's
+		resID          int
+		wantErr        string // %[1]d is the row's id, %[2]d the other message's
+		wantSentAsName string
+	}{
+		{name: "made for the message", owner: "message", wantSentAsName: "devis.pdf"},
+		{name: "the message's record's", owner: "sale.order", ownerID: 26, model: "sale.order", resID: 26, wantSentAsName: "devis.pdf"},
+		{name: "another record's", owner: "account.move", ownerID: odoosim.InvoiceNotPaid, model: "sale.order", resID: 26,
+			wantErr: fmt.Sprintf("is attached to account.move %d, not to sale.order 26 or whatsapp.message %%[1]d", odoosim.InvoiceNotPaid)},
+		{name: "another message's", owner: "other message", wantErr: "is attached to whatsapp.message %[2]d, not to whatsapp.message %[1]d"},
+		{name: "attached to nothing", wantErr: "is attached to no record, not to whatsapp.message %[1]d"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			var rowID int
+			b.db.QueryRow(t, []any{&rowID}, `SELECT nextval(pg_get_serial_sequence('whatsapp_message', 'id'))::int`)
+			var owner, ownerID, model, resID any // nil is NULL
+			switch c.owner {
+			case "": // attached to nothing
+			case "message":
+				owner, ownerID = "whatsapp.message", rowID
+			case "other message":
+				owner, ownerID = "whatsapp.message", rowID+1
+			default:
+				owner, ownerID = c.owner, c.ownerID
+			}
+			if c.model != "" {
+				model, resID = c.model, c.resID
+			}
+			var id int
+			b.db.QueryRow(t, []any{&id}, `INSERT INTO ir_attachment (name, type, mimetype, db_datas, res_model, res_id)
+				VALUES ('devis.pdf', 'binary', 'application/pdf', '%PDF-1.4 devis', $1, $2) RETURNING id`, owner, ownerID)
+			b.db.Exec(t, `INSERT INTO whatsapp_message (id, phone, message_type, attachment_id, caption, params, res_model, res_id)
+				VALUES ($1, '+221771234567', 'document', $2, 'Votre devis', '{"filename":"devis.pdf"}', $3, $4)`,
+				rowID, id, model, resID)
+			b.flush(t)
+			var status, errMsg string
+			b.db.QueryRow(t, []any{&status, &errMsg}, `SELECT status, COALESCE(error_message, '') FROM whatsapp_message WHERE id = $1`, rowID)
+			if c.wantErr != "" {
+				want := fmt.Sprintf(c.wantErr, rowID, rowID+1)
+				if status != "failed" || !strings.Contains(errMsg, want) {
+					t.Errorf("row %s %q, want failed with %q", status, errMsg, want)
+				}
+				if reqs := b.emu.Requests(); len(reqs) != 0 {
+					t.Errorf("%d requests reached Meta, the first %s", len(reqs), reqs[0].Path)
+				}
+				return
+			}
+			reqs := b.sent(t)
+			if len(reqs) != 1 || reqs[0].Document == nil || reqs[0].Document.ID == "" || reqs[0].Document.Filename != c.wantSentAsName {
+				t.Fatalf("sent %+v (row %s %q), want the attachment as a document by media id, named %s", reqs, status, errMsg, c.wantSentAsName)
+			}
+		})
 	}
 }
