@@ -158,7 +158,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	sender := &send.Sender{Pool: d.pool, Accounts: d.accounts, PDFs: pdfs, DataDir: d.cfg.Odoo.DataDir, Logger: d.logger,
 		Metrics: send.NewMetrics(d.reg), Bell: messageBell, Lease: d.cfg.SendLease}
 	processor := &inbound.Processor{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Metrics: inbound.NewMetrics(d.reg), Bell: inboxBell,
-		Actions: &actions.Runner{Pool: d.pool, Odoo: odooClient, Logger: d.logger, Metrics: actions.NewMetrics(d.reg)}}
+		Actions: &actions.Runner{Pool: d.pool, Odoo: odooClient, Logger: d.logger, Metrics: actions.NewMetrics(d.reg),
+			AllowPrivateCallbacks: d.cfg.AllowPrivateCallbacks}}
 	reminders := &reminder.Scheduler{Pool: d.pool, Accounts: d.accounts, Logger: d.logger}
 	syncer := &templates.Syncer{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Bell: templateBell,
 		OnSync: func(ctx context.Context) { d.reloadAccounts(ctx) }}

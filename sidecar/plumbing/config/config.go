@@ -52,6 +52,10 @@ type Config struct {
 	// rest is sent again.
 	SendLease time.Duration `env:"SEND_LEASE, default=2m"`
 
+	// AllowPrivateCallbacks lets http_callback button actions reach loopback,
+	// link-local and private addresses (your own network); off, only public ones.
+	AllowPrivateCallbacks bool `env:"ALLOW_PRIVATE_CALLBACKS, default=false"`
+
 	LogLevel  string `env:"LOG_LEVEL, default=info"`
 	LogFormat string `env:"LOG_FORMAT"` // text, json, or empty: text on a terminal, JSON otherwise
 }
