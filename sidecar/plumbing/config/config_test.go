@@ -56,8 +56,12 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.WhatsApp.APIURL != "https://graph.facebook.com/v21.0" || cfg.WebhookAddr != ":8080" || cfg.MetricsAddr != ":9464" || cfg.LogLevel != "info" {
-		t.Errorf("defaults: api %q webhook %q metrics %q level %q", cfg.WhatsApp.APIURL, cfg.WebhookAddr, cfg.MetricsAddr, cfg.LogLevel)
+	// Metrics and the sandbox page stay on loopback unless an operator opens them;
+	// the sandbox itself runs only when asked.
+	if cfg.WhatsApp.APIURL != "https://graph.facebook.com/v21.0" || cfg.WebhookAddr != ":8080" || cfg.MetricsAddr != "127.0.0.1:9464" ||
+		cfg.SandboxAddr != "127.0.0.1:8090" || cfg.Sandbox || cfg.LogLevel != "info" {
+		t.Errorf("defaults: api %q webhook %q metrics %q sandbox %v on %q level %q",
+			cfg.WhatsApp.APIURL, cfg.WebhookAddr, cfg.MetricsAddr, cfg.Sandbox, cfg.SandboxAddr, cfg.LogLevel)
 	}
 }
 
