@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
@@ -64,7 +65,7 @@ func runSend(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 	}
 	defer pool.Close()
 
-	m := outbox.Message{Phone: *to, ContactID: *partner, ConfigID: *configID}
+	m := outbox.Message{Message: notify.Message{Phone: *to, ContactID: *partner, ConfigID: *configID}}
 	var id int
 	switch {
 	case *text != "":

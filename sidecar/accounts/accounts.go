@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
@@ -22,7 +23,10 @@ import (
 
 // Account is one sending number with its business settings.
 type Account struct {
-	ConfigID      int // whatsapp_config.id; 0 for an account from the environment alone
+	// Settings are what the account decides about its messages' texts and
+	// buttons (ConfigID, Lang, Texts, payment buttons).
+	notify.Settings
+
 	Name          string
 	CompanyID     int // 0: any company
 	PhoneNumberID string
@@ -30,7 +34,6 @@ type Account struct {
 	AccessToken   config.Secret
 	AppSecret     config.Secret
 	VerifyToken   config.Secret
-	Lang          texts.Lang
 	DefaultRegion string // ISO country code tried last when normalising numbers
 
 	AutoSendOrderCreation   bool
@@ -43,22 +46,10 @@ type Account struct {
 	ReminderMaxCount        int
 	RatePerSecond           float64
 
-	PaymentWave   bool
-	WaveText      string
-	PaymentOrange bool
-	OrangeText    string
-
 	OptOutKeywords []string
 	OptInKeywords  []string
-	// Texts overrides the built-in texts by kind (order_created, invoice_paid, ...).
-	Texts map[string]string
 
 	Client *whatsapp.Client
-}
-
-// Text renders the text for key with this account's override and language.
-func (a *Account) Text(key string, vars texts.Vars) string {
-	return texts.Render(a.Lang, key, a.Texts[key], vars)
 }
 
 // Template is an approved template mapped to a notification kind.
@@ -156,7 +147,7 @@ func (r *Registry) Load(ctx context.Context, q Querier) error {
 	}
 	var accounts []*Account
 	for rows.Next() {
-		a := &Account{Texts: map[string]string{}}
+		a := &Account{Settings: notify.Settings{Texts: map[string]string{}}}
 		var token, secret, verify, lang, optOut, optIn string
 		var rate int
 		var tOrderCreated, tOrderConfirmed, tOrderCancelled, tInvoicePosted, tInvoiceResidual, tInvoicePaid, tReminder string
@@ -190,9 +181,9 @@ func (r *Registry) Load(ctx context.Context, q Querier) error {
 	}
 	if len(accounts) == 0 && r.opts.Env.PhoneNumberID != "" {
 		accounts = append(accounts, &Account{
-			Name: "environment", Lang: texts.French, Texts: map[string]string{},
+			Name: "environment", Settings: notify.Settings{Lang: texts.French, Texts: map[string]string{}, PaymentWave: true, PaymentOrange: true},
 			AutoSendOrderCreation: true, AutoSendOrderState: true, AutoSendInvoice: true, AutoSendInvoiceResidual: true,
-			UnpaidInvoiceDays: 7, ReminderIntervalDays: 7, ReminderMaxCount: 3, PaymentWave: true, PaymentOrange: true,
+			UnpaidInvoiceDays: 7, ReminderIntervalDays: 7, ReminderMaxCount: 3,
 			OptOutKeywords: DefaultOptOutKeywords, OptInKeywords: DefaultOptInKeywords,
 		})
 	}

@@ -1,8 +1,10 @@
-// Package notify says what each notification is: from an Odoo record and the account
-// that sends it, the whatsapp_message row to queue (text, reply buttons with the seed
-// module's ids, document caption, template parameters). It reads nothing and sends
-// nothing: the composer, the sender (for rows queued as intents by Odoo) and the
-// webhook's button actions all build their messages here.
+// Package notify says what each notification is: from an Odoo record (the plain
+// values of record.go) and the settings of the account that sends it, the message to
+// queue (text, reply buttons with the seed module's ids, document caption, template
+// parameters). It is a leaf: it reads nothing, sends nothing and imports neither
+// the database nor Odoo's rows, so every text can be tested alone. The composer, the
+// sender (for rows queued as intents by Odoo) and the webhook's button actions all
+// build their messages here.
 package notify
 
 import (
@@ -13,10 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
@@ -34,6 +33,52 @@ const (
 	KindInvoicePaid     = "invoice_paid"
 	KindInvoiceReminder = "invoice_reminder"
 )
+
+// Settings are what an account decides about its messages: the language, the
+// texts overridden in whatsapp_config's text_* columns, and the payment buttons.
+type Settings struct {
+	ConfigID int // whatsapp_config.id the messages are sent from; 0 for the environment's
+	Lang     texts.Lang
+	// Texts overrides the built-in texts by key (order_created, invoice_paid, ...).
+	Texts map[string]string
+
+	PaymentWave   bool
+	WaveText      string
+	PaymentOrange bool
+	OrangeText    string
+}
+
+// Text renders the text for key with the account's override and language.
+func (a Settings) Text(key string, vars texts.Vars) string {
+	return texts.Render(a.Lang, key, a.Texts[key], vars)
+}
+
+// Message is one message to a customer: who, about what, and what it says. The
+// outbox queues it as a whatsapp_message row.
+type Message struct {
+	ConfigID    int
+	ContactID   int
+	ContactName string
+	Phone       string // raw as Odoo holds it, or E.164; normalised at send time
+
+	// What the message is about: (ResModel, ResID, Kind).
+	ResModel string
+	ResID    int
+	Kind     string
+
+	Type     string // text, interactive, document, image, template, ...; empty: text
+	Content  string // body text
+	Caption  string
+	Buttons  []Button
+	MimeType string
+	Params   map[string]string // the values the content was rendered from
+}
+
+// Button is a reply button of an interactive message.
+type Button struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
 
 // Button id prefixes: the seed module's own, so its button actions keep working.
 const (
@@ -61,7 +106,7 @@ var TemplateParams = map[string][]string{
 }
 
 // OrderVars are an order's placeholders.
-func OrderVars(a *accounts.Account, o *odoo.Order) texts.Vars {
+func OrderVars(a Settings, o *Order) texts.Vars {
 	return texts.Vars{
 		"partner_name":   o.Partner.Name,
 		"order_name":     o.Name,
@@ -73,7 +118,7 @@ func OrderVars(a *accounts.Account, o *odoo.Order) texts.Vars {
 }
 
 // InvoiceVars are an invoice's placeholders, `today` deciding the days overdue.
-func InvoiceVars(a *accounts.Account, m *odoo.Invoice, today time.Time) texts.Vars {
+func InvoiceVars(a Settings, m *Invoice, today time.Time) texts.Vars {
 	v := texts.Vars{
 		"partner_name":    m.Partner.Name,
 		"invoice_name":    m.Name,
@@ -95,25 +140,25 @@ func InvoiceVars(a *accounts.Account, m *odoo.Invoice, today time.Time) texts.Va
 	return v
 }
 
-func base(a *accounts.Account, p odoo.Partner, model string, resID int, kind string) outbox.Message {
-	return outbox.Message{
+func base(a Settings, p Partner, model string, resID int, kind string) Message {
+	return Message{
 		ConfigID: a.ConfigID, ContactID: p.ID, ContactName: p.Name, Phone: p.Number(),
 		ResModel: model, ResID: resID, Kind: kind,
 	}
 }
 
-func button(a *accounts.Account, prefix string, id int, titleKey string) outbox.Button {
-	return outbox.Button{ID: prefix + strconv.Itoa(id), Title: texts.Get(a.Lang, titleKey)}
+func button(a Settings, prefix string, id int, titleKey string) Button {
+	return Button{ID: prefix + strconv.Itoa(id), Title: texts.Get(a.Lang, titleKey)}
 }
 
 // OrderCreated is the seed's creation message: text and Valider / Annuler / Voir
 // détail. kind is KindOrderCreated or KindOrderSummary (same message, on request).
-func OrderCreated(a *accounts.Account, o *odoo.Order, kind string) outbox.Message {
+func OrderCreated(a Settings, o *Order, kind string) Message {
 	vars := OrderVars(a, o)
 	m := base(a, o.Partner, "sale.order", o.ID, kind)
 	m.Type = "interactive"
 	m.Content = a.Text(kind, vars)
-	m.Buttons = []outbox.Button{
+	m.Buttons = []Button{
 		button(a, ButtonValidateOrder, o.ID, "button_validate"),
 		button(a, ButtonCancelOrder, o.ID, "button_cancel"),
 		button(a, ButtonOrderDetails, o.ID, "button_details"),
@@ -122,8 +167,31 @@ func OrderCreated(a *accounts.Account, o *odoo.Order, kind string) outbox.Messag
 	return m
 }
 
+// OrderSummary is the order sent on request ("Envoyer par WhatsApp"), as fits its
+// state: a quotation with Valider / Annuler / Voir détail, a confirmed order with
+// Voir détail only (there is nothing left to validate), a cancelled one as a text.
+func OrderSummary(a Settings, o *Order) Message {
+	switch o.State {
+	case "sale", "done":
+		vars := OrderVars(a, o)
+		m := base(a, o.Partner, "sale.order", o.ID, KindOrderSummary)
+		m.Type = "interactive"
+		m.Content = a.Text("order_summary_confirmed", vars)
+		m.Buttons = []Button{button(a, ButtonOrderDetails, o.ID, "button_details")}
+		m.Params = vars
+		return m
+	case "cancel":
+		vars := OrderVars(a, o)
+		m := base(a, o.Partner, "sale.order", o.ID, KindOrderSummary)
+		m.Content = a.Text("order_summary_cancelled", vars)
+		m.Params = vars
+		return m
+	}
+	return OrderCreated(a, o, KindOrderSummary)
+}
+
 // OrderState is the message for an order confirmed (state sale) or cancelled.
-func OrderState(a *accounts.Account, o *odoo.Order, kind string) outbox.Message {
+func OrderState(a Settings, o *Order, kind string) Message {
 	vars := OrderVars(a, o)
 	m := base(a, o.Partner, "sale.order", o.ID, kind)
 	m.Content = a.Text(kind, vars)
@@ -132,7 +200,7 @@ func OrderState(a *accounts.Account, o *odoo.Order, kind string) outbox.Message 
 }
 
 // OrderDetails lists an order's lines and totals (the "Voir détail" button).
-func OrderDetails(a *accounts.Account, o *odoo.Order, lines []odoo.Line) outbox.Message {
+func OrderDetails(a Settings, o *Order, lines []Line) Message {
 	vars := OrderVars(a, o)
 	var b strings.Builder
 	for i, l := range lines {
@@ -172,7 +240,7 @@ func unit(uom string) string {
 
 // InvoiceDocument is the invoice (or credit note) PDF with its caption; the sender
 // finds or renders the PDF and uploads it.
-func InvoiceDocument(a *accounts.Account, inv *odoo.Invoice, kind string, today time.Time) outbox.Message {
+func InvoiceDocument(a Settings, inv *Invoice, kind string, today time.Time) Message {
 	vars := InvoiceVars(a, inv, today)
 	m := base(a, inv.Partner, "account.move", inv.ID, kind)
 	m.Type = "document"
@@ -192,7 +260,7 @@ func InvoiceDocument(a *accounts.Account, inv *odoo.Invoice, kind string, today 
 
 // InvoiceButtons follows the PDF, as in the seed: pay with Wave, pay with Orange
 // Money (each when the account offers it) and download.
-func InvoiceButtons(a *accounts.Account, inv *odoo.Invoice, today time.Time) outbox.Message {
+func InvoiceButtons(a Settings, inv *Invoice, today time.Time) Message {
 	vars := InvoiceVars(a, inv, today)
 	m := base(a, inv.Partner, "account.move", inv.ID, KindInvoiceButtons)
 	m.Type = "interactive"
@@ -202,8 +270,8 @@ func InvoiceButtons(a *accounts.Account, inv *odoo.Invoice, today time.Time) out
 	return m
 }
 
-func invoiceButtons(a *accounts.Account, id int) []outbox.Button {
-	var buttons []outbox.Button
+func invoiceButtons(a Settings, id int) []Button {
+	var buttons []Button
 	if a.PaymentWave {
 		buttons = append(buttons, button(a, ButtonPayWave, id, "button_pay_wave"))
 	}
@@ -215,7 +283,7 @@ func invoiceButtons(a *accounts.Account, id int) []outbox.Button {
 
 // InvoiceResidual tells a payment was received: what was paid and what is left, or
 // that the invoice is paid in full.
-func InvoiceResidual(a *accounts.Account, inv *odoo.Invoice, oldResidual *big.Rat, today time.Time) outbox.Message {
+func InvoiceResidual(a Settings, inv *Invoice, oldResidual *big.Rat, today time.Time) Message {
 	vars := InvoiceVars(a, inv, today)
 	kind := KindInvoiceResidual
 	if inv.Residual.Sign() <= 0 {
@@ -230,7 +298,7 @@ func InvoiceResidual(a *accounts.Account, inv *odoo.Invoice, oldResidual *big.Ra
 }
 
 // InvoiceReminder asks to pay an overdue invoice, with the pay and download buttons.
-func InvoiceReminder(a *accounts.Account, inv *odoo.Invoice, today time.Time) outbox.Message {
+func InvoiceReminder(a Settings, inv *Invoice, today time.Time) Message {
 	vars := InvoiceVars(a, inv, today)
 	m := base(a, inv.Partner, "account.move", inv.ID, KindInvoiceReminder)
 	m.Type = "interactive"
@@ -258,15 +326,16 @@ func truncate(s string, max int) string {
 	return string(r[:max-1]) + "…"
 }
 
-// NoNumberError is the message recorded on a notification whose partner has no
-// usable WhatsApp number (err from phone.Normalize).
-func NoNumberError(p odoo.Partner, err error) string {
-	if p.Number() == "" {
-		return fmt.Sprintf("%s has no mobile or phone number: add one on the contact, then send again", p.Name)
+// NoNumberError is the message recorded on a notification whose partner, name, has
+// no usable WhatsApp number: none at all, or number, which phone.Normalize refused
+// with err.
+func NoNumberError(name, number string, err error) string {
+	if number == "" || err == nil {
+		return fmt.Sprintf("%s has no mobile or phone number: add one on the contact, then send again", name)
 	}
 	reason := err.Error()
 	if pe, ok := errors.AsType[*phone.Error](err); ok {
 		reason = pe.Reason
 	}
-	return fmt.Sprintf("%s's number %q cannot receive WhatsApp messages (%s): correct it on the contact, then send again", p.Name, p.Number(), reason)
+	return fmt.Sprintf("%s's number %q cannot receive WhatsApp messages (%s): correct it on the contact, then send again", name, number, reason)
 }

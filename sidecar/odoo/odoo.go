@@ -10,10 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 )
 
 // DBTX is a pool, a connection or a transaction.
@@ -21,77 +22,6 @@ type DBTX interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// Currency is a res_currency row.
-type Currency struct {
-	ID       int
-	Name     string // ISO code: XOF, EUR
-	Symbol   string
-	Position string // before or after
-	Decimals int
-}
-
-// Partner is a res_partner row with what messaging needs.
-type Partner struct {
-	ID      int
-	Name    string
-	Mobile  string
-	Phone   string
-	Country string // ISO code of the partner's country, "" if unset
-	OptOut  bool
-}
-
-// Company is a res_company row.
-type Company struct {
-	ID      int
-	Name    string
-	Country string
-}
-
-// Line is an order or invoice line (products only, not sections, notes or taxes).
-type Line struct {
-	Name      string
-	Quantity  *big.Rat
-	UoM       string
-	PriceUnit *big.Rat
-	Subtotal  *big.Rat // untaxed
-	Total     *big.Rat // taxed
-}
-
-// Order is a sale_order row read after commit.
-type Order struct {
-	ID        int
-	Name      string
-	State     string
-	Company   Company
-	Partner   Partner
-	Currency  Currency
-	Untaxed   *big.Rat
-	Tax       *big.Rat
-	Total     *big.Rat
-	Validated bool // x_whatsapp_validated: confirmed by the customer's click
-	Rejected  bool // x_whatsapp_rejected
-}
-
-// Invoice is an account_move row (customer invoice or refund) read after commit.
-type Invoice struct {
-	ID            int
-	Name          string
-	State         string
-	MoveType      string
-	PaymentState  string
-	Origin        string
-	InvoiceDate   string // YYYY-MM-DD, "" if unset
-	DueDate       string // YYYY-MM-DD, "" if unset
-	Company       Company
-	Partner       Partner
-	Currency      Currency
-	Untaxed       *big.Rat
-	Tax           *big.Rat
-	Total         *big.Rat
-	Residual      *big.Rat
-	ReminderCount int
 }
 
 // parseAmount reads a numeric's text form; NULL and junk read as zero.
@@ -135,15 +65,15 @@ JOIN res_currency cur ON cur.id = COALESCE(o.currency_id, co.currency_id)
 WHERE o.id = ANY($1)`
 
 // Orders reads the orders with the given ids; missing ids are absent from the map.
-func Orders(ctx context.Context, q DBTX, ids []int) (map[int]*Order, error) {
+func Orders(ctx context.Context, q DBTX, ids []int) (map[int]*notify.Order, error) {
 	rows, err := q.Query(ctx, ordersQuery, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read orders: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[int]*Order, len(ids))
+	out := make(map[int]*notify.Order, len(ids))
 	for rows.Next() {
-		o := &Order{}
+		o := &notify.Order{}
 		var untaxed, tax, total *string
 		if err := rows.Scan(&o.ID, &o.Name, &o.State,
 			&o.Company.ID, &o.Company.Name, &o.Company.Country,
@@ -178,15 +108,15 @@ WHERE m.id = ANY($1)`
 
 // Invoices reads the moves with the given ids; missing ids (or moves without a
 // partner) are absent from the map.
-func Invoices(ctx context.Context, q DBTX, ids []int) (map[int]*Invoice, error) {
+func Invoices(ctx context.Context, q DBTX, ids []int) (map[int]*notify.Invoice, error) {
 	rows, err := q.Query(ctx, invoicesQuery, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read invoices: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[int]*Invoice, len(ids))
+	out := make(map[int]*notify.Invoice, len(ids))
 	for rows.Next() {
-		m := &Invoice{}
+		m := &notify.Invoice{}
 		var untaxed, tax, total, residual *string
 		if err := rows.Scan(&m.ID, &m.Name, &m.State, &m.MoveType, &m.PaymentState, &m.Origin,
 			&m.InvoiceDate, &m.DueDate,
@@ -206,7 +136,7 @@ func Invoices(ctx context.Context, q DBTX, ids []int) (map[int]*Invoice, error) 
 }
 
 // GetOrder reads one order; found is false when it does not exist.
-func GetOrder(ctx context.Context, q DBTX, id int) (order *Order, found bool, err error) {
+func GetOrder(ctx context.Context, q DBTX, id int) (order *notify.Order, found bool, err error) {
 	orders, err := Orders(ctx, q, []int{id})
 	if err != nil {
 		return nil, false, err
@@ -216,7 +146,7 @@ func GetOrder(ctx context.Context, q DBTX, id int) (order *Order, found bool, er
 }
 
 // GetInvoice reads one invoice; found is false when it does not exist.
-func GetInvoice(ctx context.Context, q DBTX, id int) (invoice *Invoice, found bool, err error) {
+func GetInvoice(ctx context.Context, q DBTX, id int) (invoice *notify.Invoice, found bool, err error) {
 	invoices, err := Invoices(ctx, q, []int{id})
 	if err != nil {
 		return nil, false, err
@@ -231,24 +161,15 @@ FROM res_partner p LEFT JOIN res_country pc ON pc.id = p.country_id
 WHERE p.id = $1`
 
 // GetPartner reads one partner; found is false when it does not exist.
-func GetPartner(ctx context.Context, q DBTX, id int) (partner Partner, found bool, err error) {
+func GetPartner(ctx context.Context, q DBTX, id int) (partner notify.Partner, found bool, err error) {
 	err = q.QueryRow(ctx, partnerQuery, id).Scan(&partner.ID, &partner.Name, &partner.Mobile, &partner.Phone, &partner.Country, &partner.OptOut)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Partner{}, false, nil
+		return notify.Partner{}, false, nil
 	}
 	if err != nil {
-		return Partner{}, false, fmt.Errorf("read partner %d: %w", id, err)
+		return notify.Partner{}, false, fmt.Errorf("read partner %d: %w", id, err)
 	}
 	return partner, true, nil
-}
-
-// Number is the partner's number to message: mobile first, then phone, as Odoo's
-// phone_sanitized picks it.
-func (p Partner) Number() string {
-	if m := strings.TrimSpace(p.Mobile); m != "" {
-		return m
-	}
-	return strings.TrimSpace(p.Phone)
 }
 
 const orderLinesQuery = `
@@ -259,7 +180,7 @@ WHERE l.order_id = $1 AND l.display_type IS NULL
 ORDER BY l.sequence, l.id`
 
 // OrderLines reads an order's product lines.
-func OrderLines(ctx context.Context, q DBTX, orderID int) ([]Line, error) {
+func OrderLines(ctx context.Context, q DBTX, orderID int) ([]notify.Line, error) {
 	return lines(ctx, q, orderLinesQuery, orderID)
 }
 
@@ -271,19 +192,19 @@ WHERE l.move_id = $1 AND l.display_type = 'product'
 ORDER BY l.sequence, l.id`
 
 // InvoiceLines reads an invoice's product lines.
-func InvoiceLines(ctx context.Context, q DBTX, invoiceID int) ([]Line, error) {
+func InvoiceLines(ctx context.Context, q DBTX, invoiceID int) ([]notify.Line, error) {
 	return lines(ctx, q, invoiceLinesQuery, invoiceID)
 }
 
-func lines(ctx context.Context, q DBTX, query string, id int) ([]Line, error) {
+func lines(ctx context.Context, q DBTX, query string, id int) ([]notify.Line, error) {
 	rows, err := q.Query(ctx, query, id)
 	if err != nil {
 		return nil, fmt.Errorf("read lines of %d: %w", id, err)
 	}
 	defer rows.Close()
-	var out []Line
+	var out []notify.Line
 	for rows.Next() {
-		var l Line
+		var l notify.Line
 		var qty, unit, subtotal, total *string
 		if err := rows.Scan(&l.Name, &qty, &l.UoM, &unit, &subtotal, &total); err != nil {
 			return nil, fmt.Errorf("read lines of %d: %w", id, err)

@@ -13,6 +13,14 @@ var catalog = map[string]map[Lang]string{
 		French:  "Bonjour {partner_name},\n\nVoici votre commande {order_name} : {amount_total}.\n\nValidez-la ou annulez-la avec les boutons ci-dessous.\n\n{company_name}",
 		English: "Hello {partner_name},\n\nHere is your order {order_name}: {amount_total}.\n\nConfirm or cancel it with the buttons below.\n\n{company_name}",
 	},
+	"order_summary_confirmed": {
+		French:  "Bonjour {partner_name},\n\nVoici votre commande {order_name} : {amount_total}. Elle est confirmée.\n\n{company_name}",
+		English: "Hello {partner_name},\n\nHere is your order {order_name}: {amount_total}. It is confirmed.\n\n{company_name}",
+	},
+	"order_summary_cancelled": {
+		French:  "Bonjour {partner_name},\n\nVotre commande {order_name} ({amount_total}) a été annulée.\n\n{company_name}",
+		English: "Hello {partner_name},\n\nYour order {order_name} ({amount_total}) was cancelled.\n\n{company_name}",
+	},
 	"order_confirmed": {
 		French:  "Bonjour {partner_name},\n\nVotre commande {order_name} est confirmée.\nMontant : {amount_total}\n\nMerci pour votre confiance.\n\n{company_name}",
 		English: "Hello {partner_name},\n\nYour order {order_name} is confirmed.\nAmount: {amount_total}\n\nThank you for your trust.\n\n{company_name}",

@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 )
 
 // Lang is a supported language.
@@ -68,10 +66,19 @@ func Keys() []string {
 	return keys
 }
 
+// Currency is what formatting an amount needs of Odoo's res_currency.
+type Currency struct {
+	ID       int
+	Name     string // ISO code: XOF, EUR
+	Symbol   string
+	Position string // before or after
+	Decimals int
+}
+
 // Money formats an amount in its currency for a customer: XOF and XAF as "271 400
 // F CFA" (the seed's form, no decimals), other currencies with their symbol on the
 // side Odoo says, their decimals, and the language's separators.
-func Money(amount *big.Rat, cur odoo.Currency, lang Lang) string {
+func Money(amount *big.Rat, cur Currency, lang Lang) string {
 	decimals := cur.Decimals
 	if decimals < 0 {
 		decimals = 0

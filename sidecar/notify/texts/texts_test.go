@@ -7,20 +7,19 @@ import (
 	"unicode/utf8"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 )
 
 var (
-	xof = odoo.Currency{Name: "XOF", Symbol: "CFA", Position: "after", Decimals: 0}
-	eur = odoo.Currency{Name: "EUR", Symbol: "€", Position: "after", Decimals: 2}
-	usd = odoo.Currency{Name: "USD", Symbol: "$", Position: "before", Decimals: 2}
+	xof = texts.Currency{Name: "XOF", Symbol: "CFA", Position: "after", Decimals: 0}
+	eur = texts.Currency{Name: "EUR", Symbol: "€", Position: "after", Decimals: 2}
+	usd = texts.Currency{Name: "USD", Symbol: "$", Position: "before", Decimals: 2}
 )
 
 func TestMoney(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		amount string
-		cur    odoo.Currency
+		cur    texts.Currency
 		lang   texts.Lang
 		want   string
 	}{

@@ -7,14 +7,14 @@ import (
 
 	"github.com/go-pdf/fpdf"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 )
 
 // Render draws an invoice on one A4 page (more when the lines need it): the company,
 // the customer, the invoice's number and dates, its lines, the untaxed amount, taxes,
 // total and amount due. French labels: the seed's customers read French.
-func Render(inv *odoo.Invoice, lines []odoo.Line) ([]byte, error) {
+func Render(inv *notify.Invoice, lines []notify.Line) ([]byte, error) {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetTitle(inv.Name, true)
 	pdf.SetCreator("whatsapp-sidecar", true)

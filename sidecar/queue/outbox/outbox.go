@@ -16,6 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 )
 
 // DBTX is a pool, a connection or a transaction.
@@ -36,41 +38,24 @@ const (
 	StatusReceived  = "received" // inbound messages
 )
 
-// Button is a reply button of an interactive message.
-type Button struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
-}
-
-// Message is a row to queue. Zero values are stored as NULL.
+// Message is a row to queue: a message to a customer (what notify renders) and how
+// it is delivered. Zero values are stored as NULL.
 type Message struct {
-	ConfigID       int
-	ConversationID int
-	ContactID      int
-	Phone          string // raw as Odoo holds it, or E.164; normalised at send time
-	ContactName    string
+	notify.Message
 
-	Type         string // text, interactive, document, image, template, ...
-	Content      string // body text
-	Caption      string
-	Buttons      []Button
-	MediaID      string
-	MediaURL     string
-	MimeType     string
-	AttachmentID int
-	ReplyTo      string // wamid this message answers
+	ConversationID int
+	MediaID        string
+	MediaURL       string
+	AttachmentID   int
+	ReplyTo        string // wamid this message answers
 
 	TemplateName       string
 	TemplateLanguage   string
 	TemplateComponents string // JSON, Meta's components array
 
-	// What the message is about, and its place among the record's notifications:
-	// (ResModel, ResID, Kind, DedupKey) is unique when DedupKey is set.
-	ResModel string
-	ResID    int
-	Kind     string
+	// DedupKey places the message among its record's notifications:
+	// (ResModel, ResID, Kind, DedupKey) is unique when it is set.
 	DedupKey string
-	Params   map[string]string // values the content was rendered from
 
 	// Status is StatusQueued when empty. A message that cannot be sent (a partner
 	// without a phone number) is recorded as StatusFailed with its reason.

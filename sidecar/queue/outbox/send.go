@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 )
 
 // Pending is a claimed row, with what the sender needs to send it.
@@ -21,7 +23,7 @@ type Pending struct {
 	Type           string
 	Content        string
 	Caption        string
-	Buttons        []Button
+	Buttons        []notify.Button
 	MediaID        string
 	MediaURL       string
 	MimeType       string

@@ -43,6 +43,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
@@ -176,7 +177,7 @@ type Customer struct {
 	Phone          phone.Number
 	ProfileName    string
 	ConversationID int
-	Partner        *odoo.Partner
+	Partner        *notify.Partner
 }
 
 // Name is how to call the customer: their Odoo name, else their WhatsApp profile.
@@ -256,9 +257,9 @@ func (p *Plan) message(kind, model string, id int) outbox.Message {
 		model, id = "whatsapp.conversation", c.ConversationID
 	}
 	m := outbox.Message{
-		ConversationID: c.ConversationID, Phone: c.Phone.E164, ContactName: c.Name(),
-		Kind: kind, ResModel: model, ResID: id,
-		DedupKey: "in:" + p.click.WaMessageID + ":" + strconv.Itoa(p.replies),
+		Message:        notify.Message{Phone: c.Phone.E164, ContactName: c.Name(), Kind: kind, ResModel: model, ResID: id},
+		ConversationID: c.ConversationID,
+		DedupKey:       "in:" + p.click.WaMessageID + ":" + strconv.Itoa(p.replies),
 	}
 	if c.Account != nil {
 		m.ConfigID = c.Account.ConfigID
@@ -522,7 +523,7 @@ func (r *Runner) resolve(ctx context.Context, c Click, a Action, model, latest s
 // owns says whether the customer may act on a record: it belongs to their partner,
 // its partner's number is theirs, or the sidecar sent them a message about it. A
 // click forged with another order's id gets "not found", like a missing record.
-func (r *Runner) owns(ctx context.Context, c Click, model string, id int, partner odoo.Partner) (bool, error) {
+func (r *Runner) owns(ctx context.Context, c Click, model string, id int, partner notify.Partner) (bool, error) {
 	if c.Partner != nil && c.Partner.ID == partner.ID {
 		return true, nil
 	}

@@ -24,7 +24,7 @@ func (r *Runner) orderDecision(ctx context.Context, c Click, a Action, p *Plan, 
 	if err != nil || o == nil {
 		return err
 	}
-	vars := merge(c.baseVars(), notify.OrderVars(c.Account, o))
+	vars := merge(c.baseVars(), notify.OrderVars(c.Account.Settings, o))
 	if key := settled(o.State, confirm); key != "" {
 		r.count(a.Type, OutcomeAlready)
 		p.reply(key, "sale.order", o.ID, c.text(key, vars))
@@ -178,7 +178,7 @@ func (r *Runner) orderDetails(ctx context.Context, c Click, a Action, p *Plan) e
 	if err != nil {
 		return err
 	}
-	details := notify.OrderDetails(c.Account, o, lines)
+	details := notify.OrderDetails(c.Account.Settings, o, lines)
 	m := p.message("reply_order_details", "sale.order", o.ID)
 	m.Content, m.Params = details.Content, details.Params
 	at := c.At
@@ -196,7 +196,7 @@ func (r *Runner) orderDetails(ctx context.Context, c Click, a Action, p *Plan) e
 
 // order reads the order a click is about, checking it is the customer's; nil (and
 // a "not found" answer planned) when it is missing or someone else's.
-func (r *Runner) order(ctx context.Context, c Click, a Action, p *Plan, latest string) (*odoo.Order, error) {
+func (r *Runner) order(ctx context.Context, c Click, a Action, p *Plan, latest string) (*notify.Order, error) {
 	id, err := r.resolve(ctx, c, a, "sale.order", latest)
 	if err != nil {
 		return nil, err
@@ -219,7 +219,7 @@ func (r *Runner) order(ctx context.Context, c Click, a Action, p *Plan, latest s
 }
 
 // invoice reads the invoice a click is about, checking it is the customer's.
-func (r *Runner) invoice(ctx context.Context, c Click, a Action, p *Plan, latest string) (*odoo.Invoice, error) {
+func (r *Runner) invoice(ctx context.Context, c Click, a Action, p *Plan, latest string) (*notify.Invoice, error) {
 	id, err := r.resolve(ctx, c, a, "account.move", latest)
 	if err != nil {
 		return nil, err
@@ -251,7 +251,7 @@ func (r *Runner) invoicePDF(ctx context.Context, c Click, a Action, p *Plan) err
 	if err != nil || inv == nil {
 		return err
 	}
-	doc := notify.InvoiceDocument(c.Account, inv, notify.KindInvoicePDF, r.now())
+	doc := notify.InvoiceDocument(c.Account.Settings, inv, notify.KindInvoicePDF, r.now())
 	m := p.message(notify.KindInvoicePDF, "account.move", inv.ID)
 	m.Type, m.Caption, m.Content, m.MimeType, m.Params = doc.Type, doc.Caption, doc.Content, doc.MimeType, doc.Params
 	p.add(func(_ context.Context, _ pgx.Tx, e *effects) error {
@@ -285,7 +285,7 @@ func (r *Runner) payment(ctx context.Context, c Click, a Action, p *Plan, pr pro
 	if err != nil || inv == nil {
 		return err
 	}
-	vars := merge(c.baseVars(), notify.InvoiceVars(c.Account, inv, r.now()), texts.Vars{
+	vars := merge(c.baseVars(), notify.InvoiceVars(c.Account.Settings, inv, r.now()), texts.Vars{
 		"provider": pr.name,
 		"amount":   inv.Residual.FloatString(max(inv.Currency.Decimals, 0)),
 	})

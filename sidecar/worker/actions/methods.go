@@ -25,7 +25,7 @@ func (r *Runner) recordVars(ctx context.Context, c Click, p *Plan) (texts.Vars, 
 			return nil, err
 		}
 		p.about(model, id, o.Name)
-		v := notify.OrderVars(c.Account, o)
+		v := notify.OrderVars(c.Account.Settings, o)
 		v["amount"] = v["amount_total"]
 		return v, nil
 	case "account.move":
@@ -34,7 +34,7 @@ func (r *Runner) recordVars(ctx context.Context, c Click, p *Plan) (texts.Vars, 
 			return nil, err
 		}
 		p.about(model, id, inv.Name)
-		v := notify.InvoiceVars(c.Account, inv, r.now())
+		v := notify.InvoiceVars(c.Account.Settings, inv, r.now())
 		v["amount"] = v["amount_residual"]
 		return v, nil
 	}

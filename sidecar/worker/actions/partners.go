@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
@@ -29,7 +29,7 @@ LIMIT 200`
 // without a country code is read in the partner's country, then in num's own
 // region (a local number is most likely local to the customer), then in
 // defaultRegion.
-func FindPartners(ctx context.Context, q DBTX, num phone.Number, defaultRegion string) ([]odoo.Partner, error) {
+func FindPartners(ctx context.Context, q DBTX, num phone.Number, defaultRegion string) ([]notify.Partner, error) {
 	digits := num.WaID
 	if len(digits) > 8 {
 		digits = digits[len(digits)-8:]
@@ -43,12 +43,12 @@ func FindPartners(ctx context.Context, q DBTX, num phone.Number, defaultRegion s
 	}
 	defer rows.Close()
 	type match struct {
-		p      odoo.Partner
+		p      notify.Partner
 		mobile bool
 	}
 	var found []match
 	for rows.Next() {
-		var p odoo.Partner
+		var p notify.Partner
 		if err := rows.Scan(&p.ID, &p.Name, &p.Mobile, &p.Phone, &p.Country, &p.OptOut); err != nil {
 			return nil, fmt.Errorf("find partners by number: %w", err)
 		}
@@ -67,7 +67,7 @@ func FindPartners(ctx context.Context, q DBTX, num phone.Number, defaultRegion s
 		return nil, fmt.Errorf("find partners by number: %w", err)
 	}
 	sort.SliceStable(found, func(i, j int) bool { return found[i].mobile && !found[j].mobile })
-	out := make([]odoo.Partner, len(found))
+	out := make([]notify.Partner, len(found))
 	for i, m := range found {
 		out[i] = m.p
 	}
@@ -75,7 +75,7 @@ func FindPartners(ctx context.Context, q DBTX, num phone.Number, defaultRegion s
 }
 
 // PartnerIDs lists the ids of partners.
-func PartnerIDs(partners []odoo.Partner) []int {
+func PartnerIDs(partners []notify.Partner) []int {
 	ids := make([]int, len(partners))
 	for i, p := range partners {
 		ids[i] = p.ID

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
@@ -61,13 +62,13 @@ func scanScenario(row pgx.Row) (Scenario, error) {
 // message is the scenario's interactive message: its text and buttons (titles cut
 // to WhatsApp's 20 characters), or plain text when it has no button.
 func (s Scenario) message() outbox.Message {
-	m := outbox.Message{Type: "text", Content: s.Message, ResModel: ScenarioModel, ResID: s.ID}
+	m := outbox.Message{Message: notify.Message{Type: "text", Content: s.Message, ResModel: ScenarioModel, ResID: s.ID}}
 	for _, b := range s.Buttons {
 		if b.ID == "" || strings.TrimSpace(b.Title) == "" {
 			continue
 		}
 		title := []rune(strings.TrimSpace(b.Title))
-		m.Buttons = append(m.Buttons, outbox.Button{ID: b.ID, Title: string(title[:min(len(title), 20)])})
+		m.Buttons = append(m.Buttons, notify.Button{ID: b.ID, Title: string(title[:min(len(title), 20)])})
 	}
 	if len(m.Buttons) > 0 {
 		m.Type = "interactive"

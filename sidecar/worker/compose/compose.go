@@ -227,17 +227,16 @@ func (c *Composer) process(ctx context.Context, tx pgx.Tx, events []event) error
 			c.count(e.Kind, d.skip)
 			continue
 		}
-		for i := range d.msgs {
-			d.msgs[i].DedupKey = d.dedup
-			c.address(&d.msgs[i], d.partner, d.company, d.account)
-			if d.msgs[i].Status == outbox.StatusFailed {
-				notes = append(notes, odoo.Note{Model: d.msgs[i].ResModel, ResID: d.msgs[i].ResID, RecordName: d.record,
-					BodyHTML: "<p>WhatsApp non envoyé : " + odoo.EscapeHTML(d.msgs[i].ErrorMessage) + "</p>"})
-				d.msgs = d.msgs[:i+1] // one failed row says it; its follow-ups would fail the same way
-				break
+		for _, n := range d.msgs {
+			m := outbox.Message{Message: n, DedupKey: d.dedup}
+			c.address(&m, d.partner, d.company, d.account)
+			msgs = append(msgs, m)
+			if m.Status == outbox.StatusFailed {
+				notes = append(notes, odoo.Note{Model: m.ResModel, ResID: m.ResID, RecordName: d.record,
+					BodyHTML: "<p>WhatsApp non envoyé : " + odoo.EscapeHTML(m.ErrorMessage) + "</p>"})
+				break // one failed row says it; its follow-ups would fail the same way
 			}
 		}
-		msgs = append(msgs, d.msgs...)
 		c.count(e.Kind, "queued")
 	}
 	if _, err := outbox.Enqueue(ctx, tx, msgs...); err != nil {
@@ -255,15 +254,15 @@ func (c *Composer) process(ctx context.Context, tx pgx.Tx, events []event) error
 // decision is what one event becomes.
 type decision struct {
 	skip    string // why nothing is sent; a bounded metric label
-	msgs    []outbox.Message
+	msgs    []notify.Message
 	dedup   string
-	partner odoo.Partner
-	company odoo.Company
+	partner notify.Partner
+	company notify.Company
 	account *accounts.Account
 	record  string
 }
 
-func (c *Composer) decide(e event, orders map[int]*odoo.Order, invoices map[int]*odoo.Invoice, today time.Time) decision {
+func (c *Composer) decide(e event, orders map[int]*notify.Order, invoices map[int]*notify.Invoice, today time.Time) decision {
 	switch e.Model {
 	case "sale.order":
 		o := orders[e.ResID]
@@ -286,7 +285,7 @@ func (c *Composer) decide(e event, orders map[int]*odoo.Order, invoices map[int]
 			if o.State == "cancel" {
 				return decision{skip: "stale"}
 			}
-			d.msgs, d.dedup = []outbox.Message{notify.OrderCreated(a, o, notify.KindOrderCreated)}, "created"
+			d.msgs, d.dedup = []notify.Message{notify.OrderCreated(a.Settings, o, notify.KindOrderCreated)}, "created"
 		case "order_state":
 			if o.State != e.NewValue {
 				return decision{skip: "stale"} // a later event tells the current state
@@ -296,9 +295,9 @@ func (c *Composer) decide(e event, orders map[int]*odoo.Order, invoices map[int]
 			}
 			switch {
 			case e.NewValue == "sale" && !o.Validated:
-				d.msgs = []outbox.Message{notify.OrderState(a, o, notify.KindOrderConfirmed)}
+				d.msgs = []notify.Message{notify.OrderState(a.Settings, o, notify.KindOrderConfirmed)}
 			case e.NewValue == "cancel" && !o.Rejected:
-				d.msgs = []outbox.Message{notify.OrderState(a, o, notify.KindOrderCancelled)}
+				d.msgs = []notify.Message{notify.OrderState(a.Settings, o, notify.KindOrderCancelled)}
 			default:
 				// Other states, or a change the customer made themselves by
 				// clicking: the click's answer already told them.
@@ -333,9 +332,9 @@ func (c *Composer) decide(e event, orders map[int]*odoo.Order, invoices map[int]
 			if !a.AutoSendInvoice {
 				return decision{skip: "disabled"}
 			}
-			d.msgs = []outbox.Message{notify.InvoiceDocument(a, inv, notify.KindInvoicePosted, today)}
+			d.msgs = []notify.Message{notify.InvoiceDocument(a.Settings, inv, notify.KindInvoicePosted, today)}
 			if inv.MoveType == "out_invoice" && inv.Residual.Sign() > 0 {
-				d.msgs = append(d.msgs, notify.InvoiceButtons(a, inv, today))
+				d.msgs = append(d.msgs, notify.InvoiceButtons(a.Settings, inv, today))
 			}
 			d.dedup = "posted"
 		case "invoice_residual":
@@ -349,12 +348,12 @@ func (c *Composer) decide(e event, orders map[int]*odoo.Order, invoices map[int]
 			if !sameAmount(e.NewValue, inv.Residual) {
 				return decision{skip: "stale"} // another payment followed; its event tells
 			}
-			d.msgs, d.dedup = []outbox.Message{notify.InvoiceResidual(a, inv, old, today)}, "residual:"+inv.Residual.FloatString(inv.Currency.Decimals)
+			d.msgs, d.dedup = []notify.Message{notify.InvoiceResidual(a.Settings, inv, old, today)}, "residual:"+inv.Residual.FloatString(inv.Currency.Decimals)
 		case "invoice_reminder":
 			if inv.Residual.Sign() <= 0 {
 				return decision{skip: "stale"}
 			}
-			d.msgs, d.dedup = []outbox.Message{notify.InvoiceReminder(a, inv, today)}, "reminder:"+e.NewValue
+			d.msgs, d.dedup = []notify.Message{notify.InvoiceReminder(a.Settings, inv, today)}, "reminder:"+e.NewValue
 		default:
 			return decision{skip: "unknown_kind"}
 		}
@@ -371,11 +370,11 @@ func sameAmount(text string, r *big.Rat) bool {
 // address resolves the recipient's E.164 number from the partner's mobile (else
 // phone) and country, the company's country, then the account's default; a partner
 // without a usable number makes a failed row that says why, visible in Odoo.
-func (c *Composer) address(m *outbox.Message, p odoo.Partner, co odoo.Company, a *accounts.Account) {
+func (c *Composer) address(m *outbox.Message, p notify.Partner, co notify.Company, a *accounts.Account) {
 	num, err := phone.Normalize(p.Number(), p.Country, co.Country, a.DefaultRegion)
 	if err != nil {
 		m.Status = outbox.StatusFailed
-		m.ErrorMessage = notify.NoNumberError(p, err)
+		m.ErrorMessage = notify.NoNumberError(p.Name, p.Number(), err)
 		return
 	}
 	m.Phone = num.E164

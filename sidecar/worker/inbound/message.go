@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
@@ -195,8 +196,8 @@ func customerText(acc *accounts.Account, key string, vars texts.Vars) string {
 // is linked to.
 type conversation struct {
 	id       int
-	partner  *odoo.Partner
-	partners []odoo.Partner // every partner with this number, for opt-out
+	partner  *notify.Partner
+	partners []notify.Partner // every partner with this number, for opt-out
 }
 
 func (c conversation) name(profile string) string {
@@ -278,7 +279,7 @@ func (p *Processor) conversation(ctx context.Context, acc *accounts.Account, num
 	return conv, nil
 }
 
-func containsPartner(ps []odoo.Partner, id int) bool {
+func containsPartner(ps []notify.Partner, id int) bool {
 	for _, p := range ps {
 		if p.ID == id {
 			return true
@@ -448,9 +449,9 @@ func (p *Processor) optOut(ctx context.Context, tx pgx.Tx, r inboundRow, word st
 		return notes, nil
 	}
 	reply := outbox.Message{
-		ConfigID: r.acc.ConfigID, ConversationID: r.conv.id, Phone: r.num.E164, ContactName: r.conv.name(r.profile),
-		Content: r.acc.Text(replyKey, nil), Kind: replyKey,
-		ResModel: "whatsapp.conversation", ResID: r.conv.id, DedupKey: "in:" + r.msg.ID,
+		Message: notify.Message{ConfigID: r.acc.ConfigID, Phone: r.num.E164, ContactName: r.conv.name(r.profile),
+			Content: r.acc.Text(replyKey, nil), Kind: replyKey, ResModel: "whatsapp.conversation", ResID: r.conv.id},
+		ConversationID: r.conv.id, DedupKey: "in:" + r.msg.ID,
 	}
 	if r.conv.partner != nil {
 		reply.ContactID = r.conv.partner.ID

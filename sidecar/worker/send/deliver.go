@@ -124,12 +124,12 @@ func (s *Sender) recipient(p outbox.Pending, acc *accounts.Account) (phone.Numbe
 		if p.ContactID == 0 {
 			return phone.Number{}, fail("no recipient: set phone or contact_id on the message")
 		}
-		return phone.Number{}, fail("%s", notify.NoNumberError(odoo.Partner{Name: partner.Name}, nil))
+		return phone.Number{}, fail("%s", notify.NoNumberError(partner.Name, "", nil))
 	}
 	num, err := phone.Normalize(raw, partner.Country, acc.DefaultRegion)
 	if err != nil {
 		if p.ContactID != 0 {
-			return phone.Number{}, fail("%s", notify.NoNumberError(odoo.Partner{Name: partner.Name, Mobile: raw}, err))
+			return phone.Number{}, fail("%s", notify.NoNumberError(partner.Name, raw, err))
 		}
 		return phone.Number{}, fail("%v", err)
 	}
@@ -240,7 +240,7 @@ func (s *Sender) render(ctx context.Context, p *outbox.Pending, acc *accounts.Ac
 	if strings.TrimSpace(p.Content) != "" || p.Kind == "" {
 		return nil
 	}
-	var m outbox.Message
+	var m notify.Message
 	switch {
 	case p.ResModel == "sale.order" && (p.Kind == notify.KindOrderSummary || p.Kind == notify.KindOrderCreated ||
 		p.Kind == notify.KindOrderDetails || p.Kind == notify.KindOrderConfirmed || p.Kind == notify.KindOrderCancelled):
@@ -257,11 +257,13 @@ func (s *Sender) render(ctx context.Context, p *outbox.Pending, acc *accounts.Ac
 			if err != nil {
 				return err
 			}
-			m = notify.OrderDetails(acc, o, lines)
+			m = notify.OrderDetails(acc.Settings, o, lines)
 		case notify.KindOrderConfirmed, notify.KindOrderCancelled:
-			m = notify.OrderState(acc, o, p.Kind)
+			m = notify.OrderState(acc.Settings, o, p.Kind)
+		case notify.KindOrderSummary:
+			m = notify.OrderSummary(acc.Settings, o)
 		default:
-			m = notify.OrderCreated(acc, o, p.Kind)
+			m = notify.OrderCreated(acc.Settings, o, p.Kind)
 		}
 	case p.ResModel == "account.move":
 		inv, found, err := odoo.GetInvoice(ctx, s.Pool, p.ResID)
@@ -273,11 +275,11 @@ func (s *Sender) render(ctx context.Context, p *outbox.Pending, acc *accounts.Ac
 		}
 		switch p.Kind {
 		case notify.KindInvoicePDF, notify.KindInvoicePosted:
-			m = notify.InvoiceDocument(acc, inv, p.Kind, s.Now())
+			m = notify.InvoiceDocument(acc.Settings, inv, p.Kind, s.Now())
 		case notify.KindInvoiceReminder:
-			m = notify.InvoiceReminder(acc, inv, s.Now())
+			m = notify.InvoiceReminder(acc.Settings, inv, s.Now())
 		case notify.KindInvoiceButtons:
-			m = notify.InvoiceButtons(acc, inv, s.Now())
+			m = notify.InvoiceButtons(acc.Settings, inv, s.Now())
 		default:
 			return nil
 		}
@@ -310,7 +312,7 @@ func (s *Sender) renderScenario(ctx context.Context, p *outbox.Pending) error {
 	p.Content, p.Type, p.Buttons = text, "text", nil
 	for i := range ids {
 		if ids[i] != nil && *ids[i] != "" && titles[i] != nil && *titles[i] != "" {
-			p.Buttons = append(p.Buttons, outbox.Button{ID: *ids[i], Title: *titles[i]})
+			p.Buttons = append(p.Buttons, notify.Button{ID: *ids[i], Title: *titles[i]})
 		}
 	}
 	if len(p.Buttons) > 0 {
