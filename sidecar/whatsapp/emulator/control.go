@@ -124,7 +124,7 @@ func (s *Server) SendInbound(in Inbound) (string, error) {
 		Contacts: []whatsapp.WebhookContact{{Profile: whatsapp.WebhookProfile{Name: in.Name}, WaID: waID}},
 		Messages: []whatsapp.InboundMessage{m},
 	}))
-	if !s.hooks.enqueue(&hookEvent{due: time.Now(), body: body, kind: "inbound", waID: waID, wamid: m.ID}) {
+	if !s.hooks.submit(&hookEvent{due: time.Now(), body: body, kind: "inbound", waID: waID, wamid: m.ID}) {
 		return m.ID, errors.New("inbound: webhook queue closed or full")
 	}
 	return m.ID, nil

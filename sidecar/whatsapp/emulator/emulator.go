@@ -119,6 +119,8 @@ type Knobs struct {
 	// WebhookRetryDelay is the first retry delay, doubled each attempt;
 	// default 1s.
 	WebhookRetryDelay time.Duration `json:"webhook_retry_delay"`
+	// WebhookRetryMaxDelay caps the retry delay; 0: no cap.
+	WebhookRetryMaxDelay time.Duration `json:"webhook_retry_max_delay"`
 }
 
 func (k Knobs) withDefaults() Knobs {

@@ -62,8 +62,14 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, parts []stri
 	if s.cfg.OnRequest != nil {
 		s.cfg.OnRequest(r)
 	}
-	if err := s.delay(r.Context(), k); err != nil {
-		return
+	// A send is accepted first and answered after the latency, as Meta does: a
+	// client that goes away meanwhile (a sender killed mid-request) does not take
+	// the message back, and its status webhooks follow.
+	send := len(parts) == 2 && parts[1] == "messages" && r.Method == http.MethodPost
+	if !send {
+		if err := s.delay(r.Context(), k); err != nil {
+			return
+		}
 	}
 	if ge, status, ok := s.checkAuth(r); !ok {
 		s.graphError(w, r, body, status, ge)
@@ -203,7 +209,6 @@ func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request, phoneID s
 
 	wamid := s.newWAMID(waID)
 	resp := appendSendResponse(make([]byte, 0, 256), msg.To, waID, wamid)
-	writeJSON(w, http.StatusOK, resp)
 	s.store.record(r, body, http.StatusOK, resp, s.now())
 
 	category := "service"
@@ -219,6 +224,10 @@ func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request, phoneID s
 		phoneID: phoneID, waID: waID, wamid: wamid, biz: msg.BizOpaqueCallbackData,
 		category: category, template: tmpl != nil, failCode: failCode,
 	}, k)
+	if err := s.delay(r.Context(), k); err != nil {
+		return // accepted; the answer is lost with the client
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) serveMarkRead(w http.ResponseWriter, r *http.Request, phoneID string, body []byte, req *whatsapp.SendRequest) {

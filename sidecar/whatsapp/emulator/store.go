@@ -273,6 +273,11 @@ func (st *store) conversations() map[string][]ConversationMessage {
 // Requests returns the recorded API requests, oldest first.
 func (s *Server) Requests() []RecordedRequest { return s.store.requestsCopy() }
 
+// PendingWebhooks counts the webhooks (statuses, inbound messages) not yet
+// acknowledged by the receiver nor given up after WebhookMaxAttempts: 0 means
+// everything the emulator had to tell has been told.
+func (s *Server) PendingWebhooks() int { return int(s.hooks.outstanding.Load()) }
+
 // Webhooks returns the recorded webhook delivery attempts, oldest first.
 func (s *Server) Webhooks() []WebhookDelivery { return s.store.deliveriesCopy() }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
@@ -57,6 +58,10 @@ type webhooks struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 
+	// outstanding counts the webhooks not yet acknowledged nor given up:
+	// scheduled, being posted, waiting for a retry or for their turn in a chain.
+	outstanding atomic.Int64
+
 	mu      sync.Mutex
 	pending eventHeap
 	closed  bool
@@ -90,6 +95,26 @@ func (wh *webhooks) close() {
 	wh.mu.Unlock()
 	wh.cancel()
 	wh.wg.Wait()
+}
+
+// submit schedules a new event and the chain after it; false if webhooks are
+// off, closed or full.
+func (wh *webhooks) submit(ev *hookEvent) bool {
+	n := chainLen(ev)
+	wh.outstanding.Add(n)
+	if !wh.enqueue(ev) {
+		wh.outstanding.Add(-n)
+		return false
+	}
+	return true
+}
+
+func chainLen(ev *hookEvent) int64 {
+	n := int64(0)
+	for ; ev != nil; ev = ev.next {
+		n++
+	}
+	return n
 }
 
 // enqueue schedules ev; false if webhooks are off, closed or full.
@@ -191,16 +216,24 @@ func (wh *webhooks) post(ev *hookEvent) {
 	}
 	k := s.knobs.Load()
 	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		wh.outstanding.Add(-1)
 		wh.enqueueNext(ev)
 		return
 	}
 	if ev.attempt >= k.WebhookMaxAttempts {
 		s.log.Warn("emulator: webhook dropped after retries", "kind", ev.kind, "attempts", ev.attempt)
+		wh.outstanding.Add(-1)
 		wh.enqueueNext(ev)
 		return
 	}
-	ev.due = time.Now().Add(k.WebhookRetryDelay << (ev.attempt - 1))
-	wh.enqueue(ev)
+	delay := k.WebhookRetryDelay << (ev.attempt - 1)
+	if k.WebhookRetryMaxDelay > 0 {
+		delay = min(delay, k.WebhookRetryMaxDelay)
+	}
+	ev.due = time.Now().Add(delay)
+	if !wh.enqueue(ev) {
+		wh.outstanding.Add(-chainLen(ev))
+	}
 }
 
 func (wh *webhooks) enqueueNext(ev *hookEvent) {
@@ -209,7 +242,9 @@ func (wh *webhooks) enqueueNext(ev *hookEvent) {
 		if now := time.Now(); next.due.Before(now) {
 			next.due = now
 		}
-		wh.enqueue(next)
+		if !wh.enqueue(next) {
+			wh.outstanding.Add(-chainLen(next))
+		}
 	}
 }
 
@@ -266,13 +301,13 @@ func (wh *webhooks) statuses(p statusPlan, k *Knobs) {
 	for i, ev := range events {
 		if k.DuplicateRate > 0 && rand.Float64() < k.DuplicateRate {
 			dup := *ev
-			wh.enqueue(&dup)
+			wh.submit(&dup)
 		}
 		if i+1 < len(events) {
 			ev.next = events[i+1]
 		}
 	}
-	wh.enqueue(events[0])
+	wh.submit(events[0])
 }
 
 func (s *Server) envelope(phoneID string, v whatsapp.WebhookValue) whatsapp.WebhookPayload {
