@@ -201,6 +201,9 @@ func OdooFile(name string) (string, error) {
 
 var templates sync.Map // Template -> *templateOnce
 
+// keepTemplates is how many older templates of a kind survive a new build.
+const keepTemplates = 4
+
 type templateOnce struct {
 	once sync.Once
 	name string
@@ -286,9 +289,11 @@ func buildTemplate(ctx context.Context, server string, tpl Template) (string, er
 	if err := fill(ctx, withDatabase(server, building), tpl); err != nil {
 		return "", err
 	}
-	// Older templates of the same kind are stale content: drop them.
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2`,
-		fmt.Sprintf("wa\\_tpl\\_%s\\_%%", tpl), building)
+	// Older templates of the same kind are stale content: drop them, but keep the
+	// newest few, which test runs of other checkouts (another branch, another
+	// content) may be cloning on the same server right now.
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2
+		ORDER BY oid DESC OFFSET $3`, fmt.Sprintf("wa\\_tpl\\_%s\\_%%", tpl), building, keepTemplates)
 	if err != nil {
 		return "", err
 	}
