@@ -22,6 +22,8 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/ops"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/server"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/events"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/inbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
@@ -32,6 +34,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/reminder"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/send"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/templates"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/writeback"
 )
 
 // Options configure a Daemon. Config is required; the zero value of every other
@@ -107,7 +110,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.checkOdooApp(ctx)
 
 	d.reg = metrics.NewRegistry(d.opts.Version)
-	d.reg.MustRegister(outbox.NewCollector(d.pool))
+	d.reg.MustRegister(metrics.Combine(events.NewCollector(d.pool), outbox.NewCollector(d.pool), inbox.NewCollector(d.pool)))
 	apiMetrics := whatsapp.NewMetrics(d.reg)
 
 	// The webhook listener is bound first: in sandbox the emulator needs its
@@ -136,7 +139,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		pdfs.Odoo = odooClient
 	}
 
-	eventBell, messageBell, configBell, inboxBell, templateBell := listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell()
+	eventBell, messageBell, configBell, inboxBell, templateBell, recordedBell :=
+		listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell()
 	d.listener = &listen.Listener{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, d.cfg.DatabaseURL.Reveal()) },
 		Logger:  d.logger,
@@ -154,10 +158,15 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Logger:  d.logger,
 	}))
 
-	composer := &compose.Composer{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Metrics: compose.NewMetrics(d.reg), Bell: eventBell}
+	panics := d.reg.Panics()
+	composer := &compose.Composer{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Metrics: compose.NewMetrics(d.reg), Bell: eventBell,
+		Panics: panics.WithLabelValues("composer")}
 	sender := &send.Sender{Pool: d.pool, Accounts: d.accounts, PDFs: pdfs, DataDir: d.cfg.Odoo.DataDir, Logger: d.logger,
-		Metrics: send.NewMetrics(d.reg), Bell: messageBell, Lease: d.cfg.SendLease}
+		Metrics: send.NewMetrics(d.reg), Bell: messageBell, Recorded: recordedBell, Panics: panics.WithLabelValues("sender"),
+		Unknown: outbox.UnknownPolicy{ResendAfter: d.cfg.UnknownResendAfter.Duration()}, SendTimeout: d.cfg.SendTimeout}
+	writer := &writeback.Writer{Pool: d.pool, Logger: d.logger, Bell: recordedBell}
 	processor := &inbound.Processor{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Metrics: inbound.NewMetrics(d.reg), Bell: inboxBell,
+		Panics: panics.WithLabelValues("inbox"),
 		Actions: &actions.Runner{Pool: d.pool, Odoo: odooClient, Logger: d.logger, Metrics: actions.NewMetrics(d.reg),
 			AllowPrivateCallbacks: d.cfg.AllowPrivateCallbacks}}
 	reminders := &reminder.Scheduler{Pool: d.pool, Accounts: d.accounts, Logger: d.logger}
@@ -171,12 +180,13 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.components = []component{
 		{"listener", fetchOnly(d.listener.Run)},
 		{"composer", fetchOnly(composer.Run)},
-		{"sender", fetchOnly(sender.Run)},
-		{"inbox", fetchOnly(processor.Run)},
+		{"sender", sender.Run},
+		{"writeback", fetchOnly(writer.Run)},
+		{"inbox", processor.Run},
 		{"reminders", fetchOnly(reminders.Run)},
 		{"templates", fetchOnly(syncer.Run)},
 		{"config", fetchOnly(func(ctx context.Context) error {
-			return d.reloadOnChange(ctx, configBell, templateBell)
+			return d.reloadOnChange(ctx, configBell, templateBell, messageBell)
 		})},
 	}
 	d.supervisor = newSupervisor(d.logger, d.reg)
@@ -332,7 +342,9 @@ func (d *Daemon) readinessChecks() []ops.Check {
 
 // reloadOnChange reloads the accounts whenever a whatsapp_config row changes, then
 // shows or hides the Odoo buttons and asks for a template sync if one is requested.
-func (d *Daemon) reloadOnChange(ctx context.Context, configBell, templateBell listen.Bell) error {
+// Messages that waited for the configuration (no token yet, a refused token) are
+// sent at once.
+func (d *Daemon) reloadOnChange(ctx context.Context, configBell, templateBell, messageBell listen.Bell) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -341,6 +353,12 @@ func (d *Daemon) reloadOnChange(ctx context.Context, configBell, templateBell li
 			d.reloadAccounts(ctx)
 			d.syncBindings(ctx)
 			templateBell.Ring()
+			if n, err := outbox.WakeWaiting(ctx, d.pool, send.ConfigReasons...); err != nil {
+				d.logger.Warn("waking the messages that waited for the configuration", "err", err)
+			} else if n > 0 {
+				d.logger.Info("messages that waited for the configuration are sent now", "messages", n)
+				messageBell.Ring()
+			}
 		}
 	}
 }

@@ -42,15 +42,8 @@ type supervisor struct {
 	wg                      sync.WaitGroup
 }
 
-func newSupervisor(logger *slog.Logger, reg prometheus.Registerer) *supervisor {
-	s := &supervisor{
-		logger: logger,
-		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metrics.Namespace, Subsystem: "sidecar", Name: "component_panics_total",
-			Help: "Panics recovered by a component's supervisor (the component was restarted), by component.",
-		}, []string{"component"}),
-	}
-	reg.MustRegister(s.panics)
+func newSupervisor(logger *slog.Logger, reg *metrics.Registry) *supervisor {
+	s := &supervisor{logger: logger, panics: reg.Panics()}
 	// Components outlive the context that started the daemon: only Stop ends them.
 	s.work, s.cancelWorkFn = context.WithCancel(context.Background())
 	s.fetch, s.stopFetch = context.WithCancel(s.work)

@@ -278,8 +278,8 @@ func (r *Registry) All() []*Account {
 }
 
 // ForCompany returns the account that sends for companyID: the active config of
-// that company, else one with no company; nil when there is none. Company 0 (a
-// message about no record) takes the first account.
+// that company, else one with no company; nil when there is none. It never picks
+// another company's account.
 func (r *Registry) ForCompany(companyID int) *Account {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -291,9 +291,6 @@ func (r *Registry) ForCompany(companyID int) *Account {
 		if a.CompanyID == 0 && anyCompany == nil {
 			anyCompany = a
 		}
-	}
-	if anyCompany == nil && companyID == 0 && len(r.accounts) > 0 {
-		return r.accounts[0]
 	}
 	return anyCompany
 }

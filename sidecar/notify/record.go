@@ -83,4 +83,3 @@ func (p Partner) Number() string {
 	}
 	return strings.TrimSpace(p.Phone)
 }
-

@@ -214,3 +214,25 @@ func lines(ctx context.Context, q DBTX, query string, id int) ([]notify.Line, er
 	}
 	return out, rows.Err()
 }
+
+// CompanyOf returns the company of an order or invoice; found is false for any
+// other model, or a record that does not exist.
+func CompanyOf(ctx context.Context, q DBTX, model string, id int) (company int, found bool, err error) {
+	var query string
+	switch model {
+	case "sale.order":
+		query = `SELECT COALESCE(company_id, 0) FROM sale_order WHERE id = $1`
+	case "account.move":
+		query = `SELECT COALESCE(company_id, 0) FROM account_move WHERE id = $1`
+	default:
+		return 0, false, nil
+	}
+	err = q.QueryRow(ctx, query, id).Scan(&company)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("read the company of %s %d: %w", model, id, err)
+	}
+	return company, true, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -31,42 +32,91 @@ func WithLockTimeout(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error)
 	})
 }
 
-// Flag is an x_whatsapp_* update: which flags one kind of sent message sets.
-type Flag struct {
-	Table string
-	SQL   string // SET clause; $2 is the time sent
+// flag is an x_whatsapp_* update: which flags one kind of sent message sets, as a
+// SET clause where f.at is the time it was sent.
+type flag struct {
+	table string
+	set   string
 }
 
 // sentFlags maps a message kind to the flags its successful send sets. The sidecar
 // never touches write_date: Odoo's concurrency check must not see our writes.
-var sentFlags = map[string]Flag{
-	"order_created":    {"sale_order", "x_whatsapp_creation_sent = true, x_whatsapp_creation_sent_date = $2"},
-	"order_summary":    {"sale_order", "x_whatsapp_validation_sent = true, x_whatsapp_validation_sent_date = $2"},
-	"order_confirmed":  {"sale_order", "x_whatsapp_state_sent = true, x_whatsapp_state_sent_date = $2"},
-	"order_cancelled":  {"sale_order", "x_whatsapp_state_sent = true, x_whatsapp_state_sent_date = $2"},
-	"order_details":    {"sale_order", "x_whatsapp_details_sent = true, x_whatsapp_details_sent_date = $2"},
-	"invoice_posted":   {"account_move", "x_whatsapp_invoice_sent = true, x_whatsapp_invoice_sent_date = $2"},
-	"invoice_pdf":      {"account_move", "x_whatsapp_invoice_sent = true, x_whatsapp_invoice_sent_date = $2"},
-	"invoice_residual": {"account_move", "x_whatsapp_residual_sent = true, x_whatsapp_residual_sent_date = $2"},
-	"invoice_paid":     {"account_move", "x_whatsapp_residual_sent = true, x_whatsapp_residual_sent_date = $2"},
-	"invoice_reminder": {"account_move", "x_whatsapp_unpaid_reminder_sent = true, x_whatsapp_unpaid_reminder_sent_date = $2, " +
+var sentFlags = map[string]flag{
+	"order_created":    {"sale_order", "x_whatsapp_creation_sent = true, x_whatsapp_creation_sent_date = f.at"},
+	"order_summary":    {"sale_order", "x_whatsapp_validation_sent = true, x_whatsapp_validation_sent_date = f.at"},
+	"order_confirmed":  {"sale_order", "x_whatsapp_state_sent = true, x_whatsapp_state_sent_date = f.at"},
+	"order_cancelled":  {"sale_order", "x_whatsapp_state_sent = true, x_whatsapp_state_sent_date = f.at"},
+	"order_details":    {"sale_order", "x_whatsapp_details_sent = true, x_whatsapp_details_sent_date = f.at"},
+	"invoice_posted":   {"account_move", "x_whatsapp_invoice_sent = true, x_whatsapp_invoice_sent_date = f.at"},
+	"invoice_pdf":      {"account_move", "x_whatsapp_invoice_sent = true, x_whatsapp_invoice_sent_date = f.at"},
+	"invoice_residual": {"account_move", "x_whatsapp_residual_sent = true, x_whatsapp_residual_sent_date = f.at"},
+	"invoice_paid":     {"account_move", "x_whatsapp_residual_sent = true, x_whatsapp_residual_sent_date = f.at"},
+	"invoice_reminder": {"account_move", "x_whatsapp_unpaid_reminder_sent = true, x_whatsapp_unpaid_reminder_sent_date = f.at, " +
 		"x_whatsapp_unpaid_reminder_count = COALESCE(x_whatsapp_unpaid_reminder_count, 0) + 1"},
 }
 
 // HasSentFlags says whether a kind sets flags when sent.
 func HasSentFlags(kind string) bool { _, ok := sentFlags[kind]; return ok }
 
-// SetSentFlags sets the flags of kind on the records ids, sent at `at` (UTC).
-func SetSentFlags(ctx context.Context, tx pgx.Tx, kind string, ids []int, at time.Time) error {
-	f, ok := sentFlags[kind]
-	if !ok || len(ids) == 0 {
-		return nil
+// SentFlag is one record's flags to set: its kind of message, sent at At (UTC).
+type SentFlag struct {
+	Kind  string
+	ResID int
+	At    time.Time
+}
+
+// Quiet is true while no other transaction is open on the database, the sidecar's
+// own connections (application_name whatsapp-sidecar...) aside: no Odoo
+// transaction holds a snapshot taken before a write made now. A transaction in
+// READ COMMITTED between statements holds none, and cannot fail on our write.
+const Quiet = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
+    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+      AND (a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL)
+      AND a.application_name NOT LIKE 'whatsapp-sidecar%')`
+
+// SetFlagsWhileQuiet sets the flags of sent messages on their orders and invoices,
+// in one statement that writes only if the database is Quiet when it starts, and
+// says whether it wrote. Odoo runs each request in REPEATABLE READ: a transaction
+// that read an order before our write committed, then updates it, fails with
+// "could not serialize access" and Odoo replays the whole request. With no other
+// transaction open when the statement starts, there is no such reader: a
+// transaction that starts after it takes its snapshot, at the earliest, during
+// this statement and its commit (well under a millisecond with synchronous_commit
+// off, which tx should set). Run it as the last statement before tx commits.
+func SetFlagsWhileQuiet(ctx context.Context, tx pgx.Tx, flags []SentFlag) (bool, error) {
+	byKind := map[string][]SentFlag{}
+	for _, f := range flags {
+		if HasSentFlags(f.Kind) {
+			byKind[f.Kind] = append(byKind[f.Kind], f)
+		}
 	}
-	sql := "UPDATE " + f.Table + " SET " + f.SQL + " WHERE id = ANY($1)"
-	if _, err := tx.Exec(ctx, sql, ids, at.UTC()); err != nil {
-		return fmt.Errorf("set %s flags on %s: %w", kind, f.Table, err)
+	if len(byKind) == 0 {
+		return true, nil
 	}
-	return nil
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	var b strings.Builder
+	b.WriteString("WITH quiet AS (SELECT " + Quiet + " AS ok)")
+	var args []any
+	for i, k := range kinds {
+		f := sentFlags[k]
+		ids, ats := make([]int, len(byKind[k])), make([]time.Time, len(byKind[k]))
+		for j, sf := range byKind[k] {
+			ids[j], ats[j] = sf.ResID, sf.At.UTC()
+		}
+		args = append(args, ids, ats)
+		fmt.Fprintf(&b, `, u%d AS (UPDATE %s t SET %s FROM unnest($%d::int[], $%d::timestamp[]) AS f(id, at)
+			WHERE t.id = f.id AND (SELECT ok FROM quiet) RETURNING 1)`, i, f.table, f.set, 2*i+1, 2*i+2)
+	}
+	b.WriteString(" SELECT ok FROM quiet")
+	var ok bool
+	if err := tx.QueryRow(ctx, b.String(), args...).Scan(&ok); err != nil {
+		return false, fmt.Errorf("set WhatsApp flags on %d records: %w", len(flags), err)
+	}
+	return ok, nil
 }
 
 // Note is a chatter message on an order or invoice.
@@ -75,6 +125,8 @@ type Note struct {
 	ResID      int
 	RecordName string
 	BodyHTML   string
+	// At dates the note (what it tells happened then); zero: the time PostNotes is given.
+	At time.Time
 }
 
 // chatterIDs are the rows a note references: the "Note" subtype (mail.mt_note) and
@@ -117,16 +169,20 @@ func PostNotes(ctx context.Context, tx pgx.Tx, notes []Note, at time.Time) error
 	resIDs := make([]int, len(notes))
 	names := make([]string, len(notes))
 	bodies := make([]string, len(notes))
+	dates := make([]time.Time, len(notes))
 	for i, n := range notes {
-		models[i], resIDs[i], names[i], bodies[i] = n.Model, n.ResID, n.RecordName, n.BodyHTML
+		models[i], resIDs[i], names[i], bodies[i], dates[i] = n.Model, n.ResID, n.RecordName, n.BodyHTML, at.UTC()
+		if !n.At.IsZero() {
+			dates[i] = n.At.UTC()
+		}
 	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO mail_message (model, res_id, record_name, body, message_type, subtype_id, author_id,
 			date, create_uid, create_date, write_uid, write_date)
 		SELECT n.model, n.res_id, NULLIF(n.record_name, ''), n.body, 'comment', $5, $6,
-			date_trunc('second', $7::timestamp), 1, $7, 1, $7
-		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS n(model, res_id, record_name, body)`,
-		models, resIDs, names, bodies, ids.subtype, ids.author, at.UTC())
+			date_trunc('second', n.at), 1, n.at, 1, n.at
+		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $7::timestamp[]) AS n(model, res_id, record_name, body, at)`,
+		models, resIDs, names, bodies, ids.subtype, ids.author, dates)
 	if err != nil {
 		return fmt.Errorf("post %d chatter notes: %w", len(notes), err)
 	}

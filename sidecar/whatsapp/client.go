@@ -216,6 +216,26 @@ type sendResponse struct {
 // (see RetryPolicy) are retried; other errors are returned at once: classify
 // them with Classify.
 func (c *Client) Send(ctx context.Context, phoneNumberID string, msg Message) (SendResult, error) {
+	return c.send(ctx, phoneNumberID, msg, false)
+}
+
+// Turn waits until phoneNumberID's rate limit lets one more message go, and takes
+// that turn for SendTurn. A sender that must record something between the wait and
+// the request (the sidecar records each dispatch before it leaves) uses the two.
+func (c *Client) Turn(ctx context.Context, phoneNumberID string) error {
+	if err := checkID("phone number ID", phoneNumberID); err != nil {
+		return fmt.Errorf("wait for the rate limit: %w", err)
+	}
+	return c.waitRate(ctx, phoneNumberID)
+}
+
+// SendTurn is Send in a turn taken with Turn: the first attempt does not wait for
+// the rate limiter again (a retry does).
+func (c *Client) SendTurn(ctx context.Context, phoneNumberID string, msg Message) (SendResult, error) {
+	return c.send(ctx, phoneNumberID, msg, true)
+}
+
+func (c *Client) send(ctx context.Context, phoneNumberID string, msg Message, turnTaken bool) (SendResult, error) {
 	if err := checkID("phone number ID", phoneNumberID); err != nil {
 		return SendResult{}, fmt.Errorf("send message: %w", err)
 	}
@@ -231,7 +251,7 @@ func (c *Client) Send(ctx context.Context, phoneNumberID string, msg Message) (S
 		return SendResult{}, fmt.Errorf("send message: %w", err)
 	}
 	raw, err := c.call(ctx, callSpec{
-		endpoint: endpointMessages, method: http.MethodPost, rateKey: phoneNumberID,
+		endpoint: endpointMessages, method: http.MethodPost, rateKey: phoneNumberID, turnTaken: turnTaken,
 		url: c.base + "/" + phoneNumberID + "/messages", body: body, contentType: "application/json",
 	})
 	if err != nil {
@@ -301,6 +321,9 @@ type callSpec struct {
 	contentType string
 	// rateKey is the phone number ID whose limiter the call waits for.
 	rateKey string
+	// turnTaken: the caller already waited for the limiter (Turn) for the first
+	// attempt.
+	turnTaken bool
 	// idempotent calls (GET) are also retried when the outcome is unknown.
 	idempotent bool
 	// maxBytes caps the response body; default maxResponseBytes.
@@ -313,7 +336,7 @@ type callSpec struct {
 // body of a 2xx answer, or an *APIError or *TransportError.
 func (c *Client) call(ctx context.Context, s callSpec) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		if s.rateKey != "" {
+		if s.rateKey != "" && !(attempt == 1 && s.turnTaken) {
 			if err := c.waitRate(ctx, s.rateKey); err != nil {
 				return nil, err
 			}

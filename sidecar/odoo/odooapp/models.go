@@ -73,7 +73,8 @@ func (f Field) Copied() bool {
 	}
 	switch f.Name {
 	case "wa_message_id", "wa_conversation_id", "dedup_key", "raw_payload", "raw_response",
-		"wa_status", "error_code", "error_message", "attempts", "next_attempt_at",
+		"wa_status", "error_code", "error_message", "attempts", "next_attempt_at", "retry_reason", "claimed_by",
+		"dispatched_at", "note_pending", "flags_pending",
 		"sent_at", "delivered_at", "read_at", "failed_at", "meta_template_id", "last_synced_at",
 		"template_sync_requested_at", "templates_synced_at":
 		return false
@@ -253,6 +254,7 @@ var messageStatuses = []Option{
 	{"draft", "Draft", "Brouillon"},
 	{"queued", "Queued", "En file d'attente"},
 	{"sending", "Sending", "Envoi en cours"},
+	{"unknown", "Unknown (answer lost)", "Incertain (réponse perdue)"},
 	{"sent", "Sent", "Envoyé"},
 	{"delivered", "Delivered", "Délivré"},
 	{"read", "Read", "Lu"},
@@ -321,6 +323,19 @@ var messageModel = Model{
 		field("dedup_key", "char", "Deduplication key", "Clé de déduplication", readonly),
 		field("attempts", "integer", "Attempts", "Tentatives", readonly),
 		field("next_attempt_at", "datetime", "Next attempt", "Prochaine tentative", readonly),
+		field("retry_reason", "char", "Waiting because", "En attente car", readonly,
+			help("Why a queued message waits: transient, pair_rate_limit, auth, account, no_credentials, shutdown.",
+				"Pourquoi un message en file attend : transient, pair_rate_limit, auth, account, no_credentials, shutdown.")),
+		field("claimed_by", "integer", "Sender", "Expéditeur", readonly,
+			help("The sidecar process sending it (its owner id) while the status is Sending.",
+				"Le processus du sidecar qui l'envoie (son identifiant) tant que le statut est En cours d'envoi.")),
+		field("dispatched_at", "datetime", "Request to Meta at", "Requête à Meta le", readonly,
+			help("When the last request to Meta left: with status Unknown, Meta may have received it.",
+				"Quand la dernière requête est partie vers Meta : avec le statut Incertain, Meta a pu la recevoir.")),
+		field("note_pending", "boolean", "Chatter note pending", "Note du chatter en attente", readonly),
+		field("flags_pending", "boolean", "Odoo flags pending", "Indicateurs Odoo en attente", readonly,
+			help("The x_whatsapp_* flags of the order or invoice are written at the next moment no Odoo transaction is open.",
+				"Les indicateurs x_whatsapp_* de la commande ou de la facture sont écrits au prochain instant où aucune transaction Odoo n'est ouverte.")),
 		field("error_code", "integer", "Error code", "Code d'erreur", readonly),
 		field("error_message", "text", "Error", "Message d'erreur", readonly),
 		field("sent_at", "datetime", "Sent on", "Envoyé le", readonly),

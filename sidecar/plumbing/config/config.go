@@ -47,10 +47,15 @@ type Config struct {
 	SandboxAddr string `env:"SANDBOX_ADDR, default=127.0.0.1:8090"`
 	// ShutdownTimeout bounds the graceful stop: in-flight sends and HTTP requests.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT, default=30s"`
-	// SendLease is how long a message being sent stays its sender's: after a crash,
-	// Meta's status webhooks settle what was accepted before the lease ends and the
-	// rest is sent again.
-	SendLease time.Duration `env:"SEND_LEASE, default=2m"`
+	// SendTimeout bounds one send to Meta, media upload included.
+	SendTimeout time.Duration `env:"SEND_TIMEOUT, default=60s"`
+	// UnknownResendAfter is what becomes of a send whose answer was lost (a crash
+	// mid-send, a timeout) and that Meta's status webhooks never settle: sent again
+	// this long after it became unknown; Never holds it for a person.
+	UnknownResendAfter Resend `env:"UNKNOWN_RESEND_AFTER, default=15m"`
+	// SendLease is a variable of earlier versions, refused with a hint: claims now
+	// die with their process, and UNKNOWN_RESEND_AFTER decides about lost answers.
+	SendLease string `env:"SEND_LEASE"`
 
 	// AllowPrivateCallbacks lets http_callback button actions reach loopback,
 	// link-local and private addresses (your own network); off, only public ones.
@@ -175,8 +180,17 @@ func (c *Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("SHUTDOWN_TIMEOUT: must be positive"))
 	}
-	if c.SendLease < time.Second {
-		errs = append(errs, errors.New("SEND_LEASE: at least 1s (Meta's status webhooks need time to arrive)"))
+	if c.SendLease != "" {
+		errs = append(errs, errors.New("SEND_LEASE: no longer used (a crashed sender's claims now end with it); "+
+			"remove it, and set UNKNOWN_RESEND_AFTER for the sends whose answer was lost"))
+	}
+	if c.SendTimeout < time.Second {
+		errs = append(errs, errors.New("SEND_TIMEOUT: at least 1s"))
+	}
+	// A live sender's request ends within SEND_TIMEOUT and its answer is recorded
+	// then: a resend must never come first, or the message would go twice.
+	if d := c.UnknownResendAfter.Duration(); d != 0 && d <= c.SendTimeout {
+		errs = append(errs, fmt.Errorf("UNKNOWN_RESEND_AFTER: %s must be longer than SEND_TIMEOUT (%s), or never", d, c.SendTimeout))
 	}
 	if c.Odoo.URL != "" {
 		if err := checkURL(c.Odoo.URL); err != nil {
@@ -197,6 +211,31 @@ func checkURL(raw string) error {
 		return fmt.Errorf("%q is not an http(s) URL", raw)
 	}
 	return nil
+}
+
+// Resend is a duration, or never (stored as 0).
+type Resend time.Duration
+
+// Never is the Resend that never resends.
+const Never Resend = 0
+
+// Duration is r as a time.Duration, 0 for never.
+func (r Resend) Duration() time.Duration { return time.Duration(r) }
+
+// UnmarshalText reads a Go duration (15m, 1h) or never.
+func (r *Resend) UnmarshalText(b []byte) error {
+	switch s := strings.TrimSpace(string(b)); s {
+	case "never", "off", "0":
+		*r = Never
+		return nil
+	default:
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return fmt.Errorf("%q is not a duration (15m, 1h) or never", s)
+		}
+		*r = Resend(d)
+		return nil
+	}
 }
 
 // ParseLevel reads debug, info, warn or error.

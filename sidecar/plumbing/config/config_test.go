@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -119,5 +120,33 @@ func TestParseErrorsNameNestedVariables(t *testing.T) {
 	}))
 	if err == nil || !strings.HasPrefix(err.Error(), "configuration: SHUTDOWN_TIMEOUT: ") {
 		t.Errorf("error = %v, want it to start with the variable name", err)
+	}
+}
+
+// The resend of a send whose answer was lost must wait longer than a live
+// request can take, and SEND_LEASE is refused with what replaces it.
+func TestUnknownResendPolicy(t *testing.T) {
+	t.Parallel()
+	load := func(env map[string]string) (*config.Config, error) {
+		env["DATABASE_URL"] = dbURL
+		return config.Load(context.Background(), envconfig.MapLookuper(env))
+	}
+	cfg, err := load(map[string]string{})
+	if err != nil || cfg.UnknownResendAfter.Duration() != 15*time.Minute || cfg.SendTimeout != time.Minute {
+		t.Fatalf("defaults: %v, %v; want 15m and a 1m send timeout", cfg, err)
+	}
+	if cfg, err := load(map[string]string{"UNKNOWN_RESEND_AFTER": "never"}); err != nil || cfg.UnknownResendAfter != config.Never {
+		t.Errorf("never: %v, %v", cfg, err)
+	}
+	for env, want := range map[string]string{
+		"UNKNOWN_RESEND_AFTER=30s":  "must be longer than SEND_TIMEOUT",
+		"UNKNOWN_RESEND_AFTER=soon": "UNKNOWN_RESEND_AFTER",
+		"SEND_LEASE=2m":             "SEND_LEASE: no longer used",
+		"SEND_TIMEOUT=20m":          "must be longer than SEND_TIMEOUT",
+	} {
+		k, v, _ := strings.Cut(env, "=")
+		if _, err := load(map[string]string{k: v}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one saying %q", env, err, want)
+		}
 	}
 }

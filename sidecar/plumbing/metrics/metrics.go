@@ -27,7 +27,13 @@ type Registry struct {
 
 	mu    sync.Mutex
 	names map[string]bool
+
+	panics *prometheus.CounterVec
 }
+
+// Panics counts the panics recovered in the sidecar, by component (a component
+// restarted, or the one row, delivery or batch it was working on set aside).
+func (r *Registry) Panics() *prometheus.CounterVec { return r.panics }
 
 // NewRegistry returns a registry with the Go and process collectors and the
 // whatsapp_sidecar_build_info gauge.
@@ -49,7 +55,11 @@ func NewRegistry(version string) *Registry {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": goVersion},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(buildInfo)
+	reg.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "sidecar", Name: "component_panics_total",
+		Help: "Panics recovered, by component: the component restarted, or the row, delivery or batch it was on set aside.",
+	}, []string{"component"})
+	reg.MustRegister(buildInfo, reg.panics)
 	return reg
 }
 
@@ -92,4 +102,35 @@ func (r *Registry) Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// QueueScrapeSuccess is shared by the collectors of the sidecar's queues (events,
+// outbox, inbox), each reporting under its own queue label.
+var QueueScrapeSuccess = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "queue", "scrape_success"),
+	"1 when the queue's figures could be read from the database, by queue.", []string{"queue"}, nil)
+
+// Combine makes one collector of several that may share descriptors (such as
+// QueueScrapeSuccess): each descriptor is described once, every collector collects.
+func Combine(cs ...prometheus.Collector) prometheus.Collector { return combined(cs) }
+
+type combined []prometheus.Collector
+
+func (c combined) Describe(ch chan<- *prometheus.Desc) {
+	seen := map[string]bool{}
+	for _, col := range c {
+		descs := make(chan *prometheus.Desc)
+		go func() { col.Describe(descs); close(descs) }()
+		for d := range descs {
+			if !seen[d.String()] {
+				seen[d.String()] = true
+				ch <- d
+			}
+		}
+	}
+}
+
+func (c combined) Collect(ch chan<- prometheus.Metric) {
+	for _, col := range c {
+		col.Collect(ch)
+	}
 }

@@ -1,9 +1,28 @@
-// Package outbox is the whatsapp_message table used as the send queue: every message
-// the sidecar sends is first a row with status 'queued', so nothing is lost and the
-// log is the queue, and anyone (the sidecar's composer, a webhook reply, an Odoo
-// server action, plain SQL) queues a message by inserting such a row. Statuses only
-// move forward: queued -> sending -> sent -> delivered -> read; failed is final and
-// a late 'delivered' never overwrites 'read'.
+// Package outbox is the whatsapp_message table used as the send queue, and holds
+// every statement on it: every message the sidecar sends is first a row with status
+// 'queued', so nothing is lost and the log is the queue, and anyone (the composer, a
+// webhook reply, an Odoo server action, plain SQL) queues a message by inserting
+// such a row.
+//
+// Statuses only move forward: queued -> sending -> sent -> delivered -> read; failed
+// is final, a late 'delivered' never overwrites 'read'; 'unknown' is a send whose
+// answer was lost. Exactly once at Meta rests on four rules, each kept by one
+// statement here:
+//
+//  1. A row is claimed by one live owner (package owner) at a time: Claim runs on the
+//     owner's own connection, FOR UPDATE SKIP LOCKED. A claim whose owner died is
+//     void at once (Rescue).
+//  2. A request leaves for Meta only after its owner has recorded the dispatch
+//     (Dispatch, on the owner's connection, so it fails if the owner is gone). A
+//     void claim without dispatched_at was never sent: it is queued again at once.
+//     One with it may have reached Meta: it becomes 'unknown'.
+//  3. A send of unknown fate is never resent while Meta's answer may still come: not
+//     before UnknownPolicy.ResendAfter from the moment it became unknown, not while a
+//     webhook delivery received before its resend time is stored and unapplied
+//     (inbox.UnappliedBefore), and never automatically when the policy holds it for
+//     a person. Meta's status webhook (biz_opaque_callback_data = the row id) settles
+//     it as sent whenever it comes (ApplyStatus).
+//  4. A row's status never moves backwards (statusRank), whoever writes last.
 package outbox
 
 import (
@@ -31,6 +50,7 @@ type DBTX interface {
 const (
 	StatusQueued    = "queued"
 	StatusSending   = "sending"
+	StatusUnknown   = "unknown" // dispatched, answer lost: Meta may have it
 	StatusSent      = "sent"
 	StatusDelivered = "delivered"
 	StatusRead      = "read"
@@ -193,7 +213,7 @@ func jsonOrNull(v any, present bool) *string {
 // statusRank orders statuses; a status update applies only if it ranks higher.
 // failed ranks above sent but below delivered: a message Meta delivered or the
 // customer read was not a failure, whatever arrives late.
-const statusRank = `CASE %s WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2
+const statusRank = `CASE %s WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2
     WHEN 'failed' THEN 3 WHEN 'delivered' THEN 4 WHEN 'read' THEN 5 ELSE -1 END`
 
 func rank(expr string) string { return fmt.Sprintf(statusRank, expr) }

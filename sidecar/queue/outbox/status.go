@@ -62,13 +62,6 @@ func ApplyStatus(ctx context.Context, q DBTX, u StatusUpdate) (Applied, error) {
 	return a, nil
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // applyStatusSQL finds the row by wamid, else by the callback row id (only an
 // outbound row that has no other wamid), locks it, and moves it forward.
 var applyStatusSQL = `
@@ -87,6 +80,9 @@ WITH target AS (
 )
 UPDATE whatsapp_message m SET
     status = CASE WHEN mv.forward THEN $3 ELSE m.status END,
+    note_pending = CASE WHEN mv.forward AND $3 <> 'failed' THEN ` + writeBack("note_pending", "mv.old_status") + ` ELSE m.note_pending END,
+    flags_pending = CASE WHEN mv.forward AND $3 <> 'failed' THEN ` + writeBack("flags_pending", "mv.old_status") + ` ELSE m.flags_pending END,
+    claimed_by = CASE WHEN mv.forward THEN NULL ELSE m.claimed_by END,
     wa_message_id = COALESCE(m.wa_message_id, NULLIF($1, '')),
     wa_status = CASE WHEN mv.forward THEN $3 ELSE m.wa_status END,
     wa_conversation_id = COALESCE(m.wa_conversation_id, $7),

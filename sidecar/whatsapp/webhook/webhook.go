@@ -32,6 +32,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/inbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
 
@@ -156,12 +157,7 @@ func (p *PoolInbox) insert(batch []*pendingDelivery) error {
 	for i, d := range batch {
 		bodies[i], signatures[i] = d.body, d.signature
 	}
-	_, err := p.Pool.Exec(ctx, `INSERT INTO whatsapp_sidecar.inbox (body, signature)
-		SELECT * FROM unnest($1::bytea[], $2::text[])`, bodies, signatures)
-	if err != nil {
-		return fmt.Errorf("store %d deliveries: %w", len(batch), err)
-	}
-	return nil
+	return inbox.Store(ctx, p.Pool, bodies, signatures)
 }
 
 // Secrets lists the app secrets and verify tokens deliveries may use.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"runtime/debug"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/events"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
@@ -34,6 +36,8 @@ type Composer struct {
 	Metrics  *Metrics
 	// Bell wakes the composer (the listener rings it on 'event').
 	Bell listen.Bell
+	// Panics counts the batches whose composing panicked; may be nil.
+	Panics prometheus.Counter
 	// BatchSize events per transaction; zero means 200.
 	BatchSize int
 	// PollInterval is the safety net when a notification is lost; zero means 30s.
@@ -119,74 +123,66 @@ func (c *Composer) Drain(ctx context.Context) (int, error) {
 	}
 }
 
-type event struct {
-	ID       int64
-	Model    string
-	ResID    int
-	Kind     string
-	OldValue string
-	NewValue string
-	Attempts int
-}
-
-const claimEvents = `
-SELECT id, model, res_id, kind, COALESCE(old_value, ''), COALESCE(new_value, ''), attempts
-FROM whatsapp_sidecar.event
-WHERE available_at <= now()
-ORDER BY id
-LIMIT $1
-FOR UPDATE SKIP LOCKED`
-
-// batch composes one batch in one transaction. When the batch fails, each of its
-// events is retried alone, so one bad event cannot hold back the others.
+// batch composes one batch in one transaction. When the batch fails (or panics),
+// each of its events is retried alone, so one bad event cannot hold back the
+// others: it is set aside with its error.
 func (c *Composer) batch(ctx context.Context) (int, error) {
 	start := time.Now()
-	var events []event
-	err := pgx.BeginFunc(ctx, c.Pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, claimEvents, c.BatchSize)
-		if err != nil {
-			return fmt.Errorf("claim events: %w", err)
+	var evs []events.Event
+	err := c.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if evs, err = events.Claim(ctx, tx, c.BatchSize); err != nil {
+			return err
 		}
-		events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[event])
-		if err != nil {
-			return fmt.Errorf("claim events: %w", err)
-		}
-		return c.process(ctx, tx, events)
+		return c.process(ctx, tx, evs)
 	})
-	if c.Metrics != nil && len(events) > 0 {
+	if c.Metrics != nil && len(evs) > 0 {
 		c.Metrics.duration.Observe(time.Since(start).Seconds())
 	}
-	if err == nil || ctx.Err() != nil || len(events) == 0 {
-		return len(events), err
+	if err == nil || ctx.Err() != nil || len(evs) == 0 {
+		return len(evs), err
 	}
-	c.Logger.Warn("composing a batch failed, retrying its events one by one", "events", len(events), "err", err)
-	for _, e := range events {
-		if err := pgx.BeginFunc(ctx, c.Pool, func(tx pgx.Tx) error {
-			var locked bool
-			if err := tx.QueryRow(ctx, `SELECT true FROM whatsapp_sidecar.event WHERE id = $1 FOR UPDATE SKIP LOCKED`, e.ID).Scan(&locked); err != nil {
-				return nil // done or taken by a replica meanwhile
+	c.Logger.Warn("composing a batch failed, retrying its events one by one", "events", len(evs), "err", err)
+	for _, e := range evs {
+		if err := c.inTx(ctx, func(tx pgx.Tx) error {
+			if locked, err := events.Lock(ctx, tx, e.ID); err != nil || !locked {
+				return err // done or taken by a replica meanwhile
 			}
-			return c.process(ctx, tx, []event{e})
+			return c.process(ctx, tx, []events.Event{e})
 		}); err != nil {
 			c.park(ctx, e, err)
 		}
 	}
-	return len(events), nil
+	return len(evs), nil
+}
+
+// inTx runs fn in a transaction, turning a panic into an error (the transaction is
+// rolled back: the events wait).
+func (c *Composer) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, c.Pool, func(tx pgx.Tx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if c.Panics != nil {
+					c.Panics.Inc()
+				}
+				c.Logger.Error("composing panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = fmt.Errorf("internal error while composing (panic: %v)", r)
+			}
+		}()
+		return fn(tx)
+	})
 }
 
 // park delays a failing event with a growing backoff, and gives up after
 // MaxAttempts (the event stays in the queue, with its error, for an operator).
-func (c *Composer) park(ctx context.Context, e event, cause error) {
-	attempts := e.Attempts + 1
-	next := c.Now().Add(time.Duration(1<<min(attempts, 12)) * time.Second)
-	if attempts >= c.MaxAttempts {
-		next = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+func (c *Composer) park(ctx context.Context, e events.Event, cause error) {
+	next := c.Now().Add(time.Duration(1<<min(e.Attempts+1, 12)) * time.Second)
+	if e.Attempts+1 >= c.MaxAttempts {
+		next = events.Forever
 		c.Logger.Error("giving up on an event", "event", e.ID, "kind", e.Kind, "model", e.Model, "res_id", e.ResID, "err", cause)
 		c.count(e.Kind, "failed")
 	}
-	_, err := c.Pool.Exec(ctx, `UPDATE whatsapp_sidecar.event SET attempts = $2, available_at = $3, last_error = $4 WHERE id = $1`,
-		e.ID, attempts, next, cause.Error())
-	if err != nil {
+	if err := events.Retry(ctx, c.Pool, e, next, cause.Error()); err != nil {
 		c.Logger.Warn("recording a failed event", "event", e.ID, "err", err)
 	}
 }
@@ -198,9 +194,9 @@ func (c *Composer) count(kind, outcome string) {
 }
 
 // process decides and queues the messages of events, then deletes them, in tx.
-func (c *Composer) process(ctx context.Context, tx pgx.Tx, events []event) error {
+func (c *Composer) process(ctx context.Context, tx pgx.Tx, evs []events.Event) error {
 	var orderIDs, invoiceIDs []int
-	for _, e := range events {
+	for _, e := range evs {
 		switch e.Model {
 		case "sale.order":
 			orderIDs = append(orderIDs, e.ResID)
@@ -218,9 +214,9 @@ func (c *Composer) process(ctx context.Context, tx pgx.Tx, events []event) error
 	}
 	var msgs []outbox.Message
 	var notes []odoo.Note
-	ids := make([]int64, 0, len(events))
+	ids := make([]int64, 0, len(evs))
 	today := c.Now()
-	for _, e := range events {
+	for _, e := range evs {
 		ids = append(ids, e.ID)
 		d := c.decide(e, orders, invoices, today)
 		if d.skip != "" {
@@ -245,10 +241,7 @@ func (c *Composer) process(ctx context.Context, tx pgx.Tx, events []event) error
 	if err := odoo.PostNotes(ctx, tx, notes, today); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM whatsapp_sidecar.event WHERE id = ANY($1)`, ids); err != nil {
-		return fmt.Errorf("delete composed events: %w", err)
-	}
-	return nil
+	return events.Delete(ctx, tx, ids)
 }
 
 // decision is what one event becomes.
@@ -262,7 +255,7 @@ type decision struct {
 	record  string
 }
 
-func (c *Composer) decide(e event, orders map[int]*notify.Order, invoices map[int]*notify.Invoice, today time.Time) decision {
+func (c *Composer) decide(e events.Event, orders map[int]*notify.Order, invoices map[int]*notify.Invoice, today time.Time) decision {
 	switch e.Model {
 	case "sale.order":
 		o := orders[e.ResID]
@@ -379,6 +372,3 @@ func (c *Composer) address(m *outbox.Message, p notify.Partner, co notify.Compan
 	}
 	m.Phone = num.E164
 }
-
-// EventKinds are the kinds the composer knows, for documentation and metrics.
-var EventKinds = []string{"order_created", "order_state", "invoice_posted", "invoice_residual", "invoice_reminder"}

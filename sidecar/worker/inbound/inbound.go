@@ -6,10 +6,13 @@
 // attachments, opt-out and opt-in keywords, replies about an order posted to its
 // chatter, and clicks handed to sidecar/actions.
 //
-// Deliveries are claimed with FOR UPDATE SKIP LOCKED under a lease, so several
-// replicas share the inbox and a crashed one's work is taken over. Processing is
+// Deliveries are claimed by the processor's owner (package owner) with FOR UPDATE
+// SKIP LOCKED, so several replicas share the inbox, and a processor that dies
+// leaves its deliveries to the next one at once: no lease to wait for. Processing is
 // idempotent: Meta redelivers, duplicates and reorders, and the same wamid or
-// status twice changes nothing (a per-message claim makes a click run once).
+// status twice changes nothing (a per-message claim makes a click run once). A
+// delivery whose processing panics is set aside (parked) with the reason; the
+// others go on.
 package inbound
 
 import (
@@ -19,7 +22,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +34,8 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/inbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/owner"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/actions"
 )
 
@@ -47,9 +54,14 @@ type Processor struct {
 	Concurrency int
 	// BatchSize deliveries per claim; zero means 32.
 	BatchSize int
-	// Lease is how long a claimed delivery (or message) is the claimer's before
-	// another replica may take it over; zero means 5 minutes.
-	Lease time.Duration
+	// Connect opens the connection the processor's owner lives on (its claims die
+	// with it); nil means a new connection with Pool's configuration.
+	Connect func(ctx context.Context) (*pgx.Conn, error)
+	// Panics counts the deliveries set aside because processing them panicked.
+	Panics prometheus.Counter
+	// Hooks are named points where a test stops the processor as if its process
+	// died; nil in production.
+	Hooks *Hooks
 	// PollInterval is the safety net when a ring is lost (another replica stored the
 	// delivery); zero means 5s.
 	PollInterval time.Duration
@@ -64,8 +76,20 @@ type Processor struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	once sync.Once
+	once    sync.Once
+	ownerID atomic.Int32 // the owner claiming now, for the per-message claims
+	dead    atomic.Bool
 }
+
+// Hooks are the processor's fault-injection points; returning ErrCrash from one
+// makes the processor die there, writing nothing more, its owner gone.
+type Hooks struct {
+	AfterClaim    func(ids []int64) error // deliveries claimed, none processed
+	BeforeSettled func(id int64) error    // a delivery applied, not yet marked processed
+}
+
+// ErrCrash is what a hook returns to make the processor die at its point.
+var ErrCrash = errors.New("inbound: crashed at a test hook")
 
 func (p *Processor) defaults() {
 	p.once.Do(func() {
@@ -75,8 +99,10 @@ func (p *Processor) defaults() {
 		if p.BatchSize <= 0 {
 			p.BatchSize = 32
 		}
-		if p.Lease <= 0 {
-			p.Lease = 5 * time.Minute
+		if p.Connect == nil {
+			p.Connect = func(ctx context.Context) (*pgx.Conn, error) {
+				return pgx.ConnectConfig(ctx, p.Pool.Config().ConnConfig.Copy())
+			}
 		}
 		if p.PollInterval <= 0 {
 			p.PollInterval = 5 * time.Second
@@ -169,65 +195,88 @@ func (p *Processor) countDelivery(outcome string) {
 	}
 }
 
-// Run processes deliveries until ctx ends: whenever the bell rings, and every
-// PollInterval. Processed deliveries older than Retention are purged now and then.
-func (p *Processor) Run(ctx context.Context) error {
+// Run processes deliveries until fetch ends: whenever the bell rings, and every
+// PollInterval; then it finishes the deliveries under way (work ending cuts them
+// short: they are processed again, idempotently). Processed deliveries older than
+// Retention are purged now and then. A lost owner connection voids its claims and
+// Run goes on with a new owner.
+func (p *Processor) Run(fetch, work context.Context) error {
 	p.defaults()
 	ticker := time.NewTicker(p.PollInterval)
 	defer ticker.Stop()
 	var lastPurge time.Time
-	for {
-		if _, err := p.Drain(ctx); err != nil && ctx.Err() == nil {
-			p.Logger.Warn("processing webhook deliveries", "err", err)
+	var o *owner.Owner
+	defer func() {
+		if o != nil {
+			_ = o.Close(context.WithoutCancel(work))
+		}
+	}()
+	for fetch.Err() == nil {
+		if o == nil {
+			var err error
+			if o, err = owner.Acquire(fetch, p.Connect); err != nil {
+				if fetch.Err() == nil {
+					p.Logger.Warn("inbox processor cannot reach the database, retrying", "err", err)
+				}
+				o = nil
+			}
+		}
+		if o != nil {
+			if _, err := p.drain(fetch, work, o); err != nil && fetch.Err() == nil {
+				if errors.Is(err, ErrCrash) {
+					return err
+				}
+				p.Logger.Warn("processing webhook deliveries", "err", err)
+			}
+			select {
+			case <-o.Lost():
+				_ = o.Close(context.WithoutCancel(work))
+				o = nil
+				continue
+			default:
+			}
 		}
 		if time.Since(lastPurge) > 10*time.Minute {
-			if err := p.Purge(ctx); err != nil && ctx.Err() == nil {
+			if err := inbox.Purge(fetch, p.Pool, p.Retention); err != nil && fetch.Err() == nil {
 				p.Logger.Warn("purging processed webhook deliveries", "err", err)
 			}
 			lastPurge = time.Now()
 		}
 		select {
-		case <-ctx.Done():
-			return nil
+		case <-fetch.Done():
 		case <-p.Bell:
 		case <-ticker.C:
 		}
 	}
+	return nil
 }
-
-type delivery struct {
-	ID         int64
-	Body       []byte
-	Attempts   int
-	ReceivedAt time.Time
-}
-
-// claimDeliveries leases due deliveries: each becomes invisible to other claimers
-// until its lease ends, so a processor that dies leaves it to be taken over.
-const claimDeliveries = `
-UPDATE whatsapp_sidecar.inbox i SET attempts = i.attempts + 1, available_at = now() + make_interval(secs => $2)
-FROM (SELECT id FROM whatsapp_sidecar.inbox
-      WHERE processed_at IS NULL AND available_at <= now()
-      ORDER BY available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) due
-WHERE i.id = due.id
-RETURNING i.id, i.body, i.attempts, i.received_at`
 
 // Drain processes every due delivery, Concurrency at a time, and returns how many
 // it processed (successfully or not). Safe to run from several replicas.
 func (p *Processor) Drain(ctx context.Context) (int, error) {
 	p.defaults()
+	o, err := owner.Acquire(ctx, p.Connect)
+	if err != nil {
+		return 0, err
+	}
+	defer o.Close(context.WithoutCancel(ctx))
+	return p.drain(ctx, ctx, o)
+}
+
+// drain claims and processes deliveries as o until none is due.
+func (p *Processor) drain(fetch, work context.Context, o *owner.Owner) (int, error) {
+	p.ownerID.Store(o.ID)
 	total := 0
 	sem := make(chan struct{}, p.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for ctx.Err() == nil {
-		rows, err := p.Pool.Query(ctx, claimDeliveries, p.BatchSize, p.Lease.Seconds())
+	for fetch.Err() == nil && !p.dead.Load() {
+		batch, err := inbox.Claim(fetch, o, p.BatchSize)
 		if err != nil {
-			return total, fmt.Errorf("claim deliveries: %w", err)
+			return total, err
 		}
-		batch, err := pgx.CollectRows(rows, pgx.RowToStructByPos[delivery])
-		if err != nil {
-			return total, fmt.Errorf("claim deliveries: %w", err)
+		if len(batch) > 0 && p.hook(o, func(h *Hooks) error { return callIDs(h.AfterClaim, batch) }) {
+			return total, ErrCrash
 		}
 		for _, d := range batch {
 			sem <- struct{}{}
@@ -235,7 +284,7 @@ func (p *Processor) Drain(ctx context.Context) (int, error) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				p.deliver(ctx, d)
+				p.deliver(work, o, d)
 			}()
 		}
 		total += len(batch)
@@ -243,12 +292,59 @@ func (p *Processor) Drain(ctx context.Context) (int, error) {
 			break
 		}
 	}
-	return total, ctx.Err()
+	if p.dead.Load() {
+		return total, ErrCrash
+	}
+	return total, fetch.Err()
 }
 
-// deliver processes one delivery and records the outcome on its inbox row.
-func (p *Processor) deliver(ctx context.Context, d delivery) {
+func callIDs(f func([]int64) error, batch []inbox.Delivery) error {
+	if f == nil {
+		return nil
+	}
+	ids := make([]int64, len(batch))
+	for i, d := range batch {
+		ids[i] = d.ID
+	}
+	return f(ids)
+}
+
+// hook calls a hook; true means the processor died there.
+func (p *Processor) hook(o *owner.Owner, call func(*Hooks) error) bool {
+	if p.Hooks == nil || p.dead.Load() {
+		return p.dead.Load()
+	}
+	if err := call(p.Hooks); errors.Is(err, ErrCrash) {
+		if p.dead.CompareAndSwap(false, true) {
+			_ = o.Close(context.Background())
+		}
+		return true
+	}
+	return false
+}
+
+// deliver processes one delivery and records the outcome on its inbox row; a
+// delivery that panics is parked with the reason.
+func (p *Processor) deliver(ctx context.Context, o *owner.Owner, d inbox.Delivery) {
+	defer func() {
+		if r := recover(); r != nil {
+			if p.Panics != nil {
+				p.Panics.Inc()
+			}
+			p.Logger.Error("processing a webhook delivery panicked: set aside", "delivery", d.ID,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			p.countDelivery("parked")
+			if !p.dead.Load() {
+				if err := inbox.Park(context.WithoutCancel(ctx), p.Pool, d.ID, fmt.Sprintf("internal error while processing (panic: %v)", r)); err != nil {
+					p.Logger.Warn("parking a delivery", "delivery", d.ID, "err", err)
+				}
+			}
+		}
+	}()
 	err := p.process(ctx, d)
+	if p.dead.Load() || p.hook(o, func(h *Hooks) error { return callID(h.BeforeSettled, d.ID) }) {
+		return
+	}
 	// The outcome is recorded even when ctx ends: it is one short statement.
 	rec := context.WithoutCancel(ctx)
 	switch {
@@ -261,34 +357,39 @@ func (p *Processor) deliver(ctx context.Context, d delivery) {
 		} else {
 			p.countDelivery("processed")
 		}
-		if _, uerr := p.Pool.Exec(rec, `UPDATE whatsapp_sidecar.inbox SET processed_at = now(), last_error = NULLIF($2, '')
-			WHERE id = $1`, d.ID, msg); uerr != nil {
+		if uerr := inbox.Processed(rec, p.Pool, d.ID, msg); uerr != nil {
 			p.Logger.Warn("recording a processed delivery (it will be processed again, harmlessly)", "delivery", d.ID, "err", uerr)
 		}
 		if p.Metrics != nil {
 			p.Metrics.lag.Observe(time.Since(d.ReceivedAt).Seconds())
 		}
 	default:
-		next := p.backoff(d.Attempts)
-		outcome := "retried"
 		if d.Attempts >= p.MaxAttempts {
 			// Parked: kept with its error for an operator (reset available_at to
 			// replay it); the rest of the inbox goes on.
-			outcome = "parked"
+			p.countDelivery("parked")
 			p.Logger.Error("giving up on a webhook delivery after retries", "delivery", d.ID, "attempts", d.Attempts, "err", err)
-		} else if ctx.Err() == nil {
+			if uerr := inbox.Park(rec, p.Pool, d.ID, err.Error()); uerr != nil {
+				p.Logger.Warn("parking a delivery", "delivery", d.ID, "err", uerr)
+			}
+			return
+		}
+		next := p.backoff(d.Attempts)
+		if ctx.Err() == nil {
 			p.Logger.Warn("webhook delivery failed, will retry", "delivery", d.ID, "attempt", d.Attempts, "in", next, "err", err)
 		}
-		p.countDelivery(outcome)
-		available := "now() + make_interval(secs => $3)"
-		if outcome == "parked" {
-			available = "'infinity'"
-		}
-		if _, uerr := p.Pool.Exec(rec, `UPDATE whatsapp_sidecar.inbox SET available_at = `+available+`, last_error = $2
-			WHERE id = $1 AND processed_at IS NULL`, d.ID, err.Error(), next.Seconds()); uerr != nil {
-			p.Logger.Warn("recording a failed delivery (its lease will expire)", "delivery", d.ID, "err", uerr)
+		p.countDelivery("retried")
+		if uerr := inbox.Retry(rec, p.Pool, d.ID, next, err.Error()); uerr != nil {
+			p.Logger.Warn("recording a failed delivery (its claim ends with this processor)", "delivery", d.ID, "err", uerr)
 		}
 	}
+}
+
+func callID(f func(int64) error, id int64) error {
+	if f == nil {
+		return nil
+	}
+	return f(id)
 }
 
 // backoff is exponential with jitter, from 1 s to 10 min.
@@ -300,7 +401,7 @@ func (p *Processor) backoff(attempt int) time.Duration {
 
 // process handles every change of a delivery, in order. An error in one message
 // does not stop the others; the delivery is retried and what was done is skipped.
-func (p *Processor) process(ctx context.Context, d delivery) error {
+func (p *Processor) process(ctx context.Context, d inbox.Delivery) error {
 	parsed, err := Parse(d.Body)
 	if err != nil {
 		return err
@@ -352,14 +453,5 @@ func (p *Processor) change(ctx context.Context, c Change) error {
 // Purge deletes processed deliveries and done message claims older than Retention.
 func (p *Processor) Purge(ctx context.Context) error {
 	p.defaults()
-	secs := p.Retention.Seconds()
-	if _, err := p.Pool.Exec(ctx, `DELETE FROM whatsapp_sidecar.inbox WHERE id IN (
-		SELECT id FROM whatsapp_sidecar.inbox WHERE processed_at < now() - make_interval(secs => $1) LIMIT 10000)`, secs); err != nil {
-		return fmt.Errorf("purge inbox: %w", err)
-	}
-	if _, err := p.Pool.Exec(ctx, `DELETE FROM whatsapp_sidecar.inbound WHERE wa_message_id IN (
-		SELECT wa_message_id FROM whatsapp_sidecar.inbound WHERE done_at < now() - make_interval(secs => $1) LIMIT 10000)`, secs); err != nil {
-		return fmt.Errorf("purge message claims: %w", err)
-	}
-	return nil
+	return inbox.Purge(ctx, p.Pool, p.Retention)
 }

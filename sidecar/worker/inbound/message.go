@@ -16,42 +16,22 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/inbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/actions"
 )
 
-// claimMessage takes the message for this processor, unless it is recorded already
-// or another processor holds it: Meta may deliver the same message twice at once
-// (two deliveries, two replicas) and a click must run once. It returns the attempt
-// number, 0 when the message is not ours to process.
-const claimMessage = `
-INSERT INTO whatsapp_sidecar.inbound AS c (wa_message_id, lease_until)
-SELECT $1, now() + make_interval(secs => $2)
-WHERE NOT EXISTS (SELECT 1 FROM public.whatsapp_message WHERE wa_message_id = $1)
-ON CONFLICT (wa_message_id) DO UPDATE SET lease_until = EXCLUDED.lease_until, attempts = c.attempts + 1
-    WHERE c.done_at IS NULL AND c.lease_until < now()
-RETURNING attempts`
-
 func (p *Processor) claim(ctx context.Context, wamid string) (int, error) {
-	var attempt int
-	err := p.Pool.QueryRow(ctx, claimMessage, wamid, p.Lease.Seconds()).Scan(&attempt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("claim: %w", err)
-	}
-	return attempt, nil
+	return inbox.ClaimMessage(ctx, p.Pool, p.ownerID.Load(), wamid)
 }
 
 // release gives a message back after a failure, so the retry of its delivery takes
-// it at once instead of waiting for the lease.
+// it at once.
 func (p *Processor) release(ctx context.Context, wamid string) {
-	if _, err := p.Pool.Exec(context.WithoutCancel(ctx), `UPDATE whatsapp_sidecar.inbound
-		SET lease_until = now() - interval '1 second' WHERE wa_message_id = $1 AND done_at IS NULL`, wamid); err != nil {
-		p.Logger.Warn("releasing a message claim (its lease will expire)", "wamid", wamid, "err", err)
+	if err := inbox.ReleaseMessage(context.WithoutCancel(ctx), p.Pool, wamid); err != nil {
+		p.Logger.Warn("releasing a message claim (it ends with this processor)", "wamid", wamid, "err", err)
 	}
 }
 
@@ -175,8 +155,7 @@ func (p *Processor) message(ctx context.Context, c Change, m Message) (err error
 		if err := odoo.PostNotes(ctx, tx, notes, now); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE whatsapp_sidecar.inbound SET done_at = now() WHERE wa_message_id = $1`, m.ID)
-		return err
+		return inbox.MessageDone(ctx, tx, m.ID)
 	})
 	if err != nil {
 		return err

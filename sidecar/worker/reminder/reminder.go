@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/events"
 )
 
 // lockKey serialises reminder passes across replicas.
@@ -53,12 +54,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// remindable selects, for one account, the invoices due for a reminder and records
-// an invoice_reminder event for each (the composer builds and queues the message;
-// its dedup key, the reminder's number, makes a repeated pass harmless).
+// remindable selects, for one account, the invoices due for a reminder, each with
+// the number of its next reminder; an invoice_reminder event is recorded for each
+// (the composer builds and queues the message; its dedup key, the reminder's
+// number, makes a repeated pass harmless).
 const remindable = `
-INSERT INTO whatsapp_sidecar.event (model, res_id, kind, new_value)
-SELECT 'account.move', m.id, 'invoice_reminder', (COALESCE(m.x_whatsapp_unpaid_reminder_count, 0) + 1)::text
+SELECT m.id, (COALESCE(m.x_whatsapp_unpaid_reminder_count, 0) + 1)::text
 FROM account_move m
 WHERE m.move_type = 'out_invoice' AND m.state = 'posted'
   AND m.payment_state IN ('not_paid', 'partial') AND m.amount_residual > 0
@@ -98,15 +99,21 @@ func (s *Scheduler) Pass(ctx context.Context) (int, error) {
 				maxCount = 3
 			}
 			interval := max(a.ReminderIntervalDays, 1)
-			tag, err := tx.Exec(ctx, remindable, a.CompanyID, a.UnpaidInvoiceDays, maxCount, interval, companies)
+			rows, err := tx.Query(ctx, remindable, a.CompanyID, a.UnpaidInvoiceDays, maxCount, interval, companies)
 			if err != nil {
 				return fmt.Errorf("find unpaid invoices for %q: %w", a.Name, err)
 			}
-			total += int(tag.RowsAffected())
-		}
-		if total > 0 {
-			_, err := tx.Exec(ctx, `SELECT pg_notify('whatsapp_sidecar', 'event')`)
-			return err
+			due, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (events.Event, error) {
+				e := events.Event{Model: "account.move", Kind: "invoice_reminder"}
+				return e, row.Scan(&e.ResID, &e.NewValue)
+			})
+			if err != nil {
+				return fmt.Errorf("find unpaid invoices for %q: %w", a.Name, err)
+			}
+			if err := events.Add(ctx, tx, due); err != nil {
+				return err
+			}
+			total += len(due)
 		}
 		return nil
 	})

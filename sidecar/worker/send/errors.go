@@ -16,43 +16,59 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
 
-// sendError decides what a failed send becomes: back in the queue (throughput,
+// Reasons a queued row waits (whatsapp_message.retry_reason, and the reason label
+// of whatsapp_messages_retries_total): bounded words.
+const (
+	ReasonTransient     = "transient"       // Meta's 5xx, throughput, a timeout before the request left, the database
+	ReasonPairRate      = "pair_rate_limit" // too many messages to this customer (131056)
+	ReasonAuth          = "auth"            // the token was refused (190)
+	ReasonAccount       = "account"         // the account needs attention (locked, not registered)
+	ReasonNoCredentials = "no_credentials"  // no token or phone number id yet
+	ReasonShutdown      = "shutdown"        // given back, never sent, when the sender stopped
+)
+
+// ConfigReasons are the reasons a configuration change may cure: the rows waiting
+// for them are made due at once when whatsapp_config changes.
+var ConfigReasons = []string{ReasonAuth, ReasonAccount, ReasonNoCredentials}
+
+// sendError decides what a failed request becomes: back in the queue (throughput,
 // Meta's transient errors, the pair rate limit, an expired token: nothing is lost),
-// left to its lease (the outcome is unknown: a status webhook will tell), or failed
-// for good with Meta's code and a message saying what to do.
-func (s *Sender) sendError(ctx context.Context, p outbox.Pending, acc *accounts.Account, out outgoing, err error) {
+// unknown (Meta may have it: its status webhook will tell), or failed for good with
+// Meta's code and a message saying what to do.
+func (r *run) sendError(c outbox.Claimed, acc *accounts.Account, out outgoing, err error) {
+	s := r.s
 	code, msg := describe(err)
 	request, _ := json.Marshal(out.msg)
 	switch whatsapp.Classify(err) {
 	case whatsapp.ClassRetryable:
-		if p.Attempts >= s.MaxAttempts {
-			s.failed(ctx, p, request, fmt.Errorf("%s (gave up after %d attempts)", msg, p.Attempts))
+		if c.Attempts >= s.MaxAttempts {
+			r.failed(c, request, fmt.Errorf("%s (gave up after %d attempts)", msg, c.Attempts))
 			return
 		}
-		s.retry(ctx, p, s.Now().Add(s.Backoff(p.Attempts)), code, msg, "transient")
+		r.retry(c, s.Now().Add(s.Backoff(c.Attempts)), code, msg, ReasonTransient)
 	case whatsapp.ClassOutcomeUnknown:
-		// Meta may have accepted it: leave the row 'sending' until its lease ends;
-		// the status webhook (biz_opaque_callback_data = row id) settles it before.
-		s.Logger.Warn("send outcome unknown, waiting for Meta's status webhook before any resend",
-			"message", p.ID, "lease", s.Lease, "err", err)
-		s.observeRetry("outcome_unknown")
+		what := "Meta's answer to this send was lost (" + msg + ")"
+		if r.work.Err() != nil {
+			what = "the sidecar stopped while this send was under way"
+		}
+		r.unknown(c, what)
 	case whatsapp.ClassRetryLaterForRecipient:
 		// Meta's advice for 131056: wait 4^X seconds; other customers are fine.
-		wait := time.Duration(math.Pow(4, float64(min(p.Attempts, 6)))) * time.Second
-		s.retry(ctx, p, s.Now().Add(wait), code, msg, "pair_rate_limit")
+		wait := time.Duration(math.Pow(4, float64(min(c.Attempts, 6)))) * time.Second
+		r.retry(c, s.Now().Add(wait), code, msg, ReasonPairRate)
 	case whatsapp.ClassAuth:
 		s.Logger.Error("WhatsApp rejected the access token; messages wait in the queue until it is renewed",
 			"config", acc.Name, "code", code)
-		s.retry(ctx, p, s.Now().Add(10*time.Minute), code, msg, "auth")
+		r.retry(c, s.Now().Add(10*time.Minute), code, msg, ReasonAuth)
 	case whatsapp.ClassConfig:
 		if code == 131030 { // one recipient not in the test number's allowed list
-			s.failed(ctx, p, request, withCode(code, msg))
+			r.failed(c, request, withCode(code, msg))
 			return
 		}
 		s.Logger.Error("the WhatsApp account needs attention; messages wait in the queue", "config", acc.Name, "code", code)
-		s.retry(ctx, p, s.Now().Add(10*time.Minute), code, msg, "account")
+		r.retry(c, s.Now().Add(10*time.Minute), code, msg, ReasonAccount)
 	default:
-		s.failed(ctx, p, request, withCode(code, msg))
+		r.failed(c, request, withCode(code, msg))
 	}
 }
 
@@ -96,16 +112,51 @@ func describe(err error) (int, string) {
 	return 0, err.Error()
 }
 
-// retry puts a row back in the queue.
-func (s *Sender) retry(ctx context.Context, p outbox.Pending, at time.Time, code int, msg, reason string) {
-	s.observeRetry(reason)
-	if err := retryDB(ctx, func() error { return outbox.MarkRetry(ctx, s.Pool, p.ID, at, code, msg) }); err != nil {
-		s.Logger.Error("requeueing a message (its lease will bring it back)", "message", p.ID, "err", err)
+// write runs a verdict's statement, retried while the database is away (a restart
+// must not lose it), each attempt bounded; not at all once the run is dead.
+func (r *run) write(what string, c outbox.Claimed, fn func(ctx context.Context) error) bool {
+	if r.dead.Load() {
+		return false
 	}
+	if err := retryDB(r.work, fn); err != nil {
+		// The row stays 'sending' under an owner that is about to go: rescue makes
+		// it queued (not dispatched) or unknown (dispatched), nothing is lost.
+		r.s.Logger.Error(what+" (the row is rescued when this sender's claims end)", "message", c.ID, "err", err)
+		return false
+	}
+	return true
+}
+
+// retry puts a row back in the queue.
+func (r *run) retry(c outbox.Claimed, at time.Time, code int, msg, reason string) {
+	r.s.observeRetry(reason)
+	r.write("requeueing a message", c, func(ctx context.Context) error {
+		return outbox.MarkRetry(ctx, r.s.Pool, c.Owner, c.ID, at, code, msg, reason)
+	})
+}
+
+// release gives back a row that never left (stopping during its pacing wait).
+func (r *run) release(c outbox.Claimed) {
+	r.s.observeRetry(ReasonShutdown)
+	r.write("giving back a message", c, func(ctx context.Context) error {
+		return outbox.Release(ctx, r.s.Pool, c.Owner, []int{c.ID}, ReasonShutdown)
+	})
+}
+
+// unknown records that Meta may have received the row's request without its answer
+// reaching us.
+func (r *run) unknown(c outbox.Claimed, what string) {
+	r.s.Logger.Warn("send of unknown fate: waiting for Meta's status webhook", "message", c.ID, "what", what,
+		"resend_after", r.s.Unknown.ResendAfter)
+	r.s.observeUnknown()
+	r.write("recording a send of unknown fate", c, func(ctx context.Context) error {
+		return outbox.MarkUnknown(ctx, r.s.Pool, c.Owner, c.ID, r.s.Unknown, what)
+	})
 }
 
 // failed records a final failure on the row and on the record's chatter.
-func (s *Sender) failed(ctx context.Context, p outbox.Pending, request []byte, cause error) {
+func (r *run) failed(c outbox.Claimed, request []byte, cause error) {
+	s := r.s
 	code := 0
 	var ce *codedError
 	if errors.As(cause, &ce) {
@@ -116,19 +167,42 @@ func (s *Sender) failed(ctx context.Context, p outbox.Pending, request []byte, c
 	if !errors.As(cause, &perm) && ce == nil {
 		msg = "not sent: " + msg
 	}
-	s.observeFailed(p.Kind, code)
-	s.Logger.Info("message failed", "message", p.ID, "kind", p.Kind, "code", code, "reason", msg)
-	if err := retryDB(ctx, func() error { return outbox.MarkFailed(ctx, s.Pool, p.ID, code, msg, request, nil) }); err != nil {
-		s.Logger.Error("recording a failed message", "message", p.ID, "err", err)
+	s.observeFailed(c.Kind, code)
+	s.Logger.Info("message failed", "message", c.ID, "kind", c.Kind, "code", code, "reason", msg)
+	if !r.write("recording a failed message", c, func(ctx context.Context) error {
+		return outbox.MarkFailed(ctx, s.Pool, c.Owner, c.ID, code, msg, request, nil)
+	}) {
 		return
 	}
-	if p.ResID == 0 || (p.ResModel != "sale.order" && p.ResModel != "account.move") {
+	if c.ResID == 0 || (c.ResModel != "sale.order" && c.ResModel != "account.move") {
 		return
 	}
-	note := odoo.Note{Model: p.ResModel, ResID: p.ResID, BodyHTML: "<p>WhatsApp non envoyé : " + odoo.EscapeHTML(msg) + "</p>"}
-	if err := odoo.WithLockTimeout(ctx, s.Pool, func(tx pgx.Tx) error {
-		return odoo.PostNotes(ctx, tx, []odoo.Note{note}, s.Now())
+	// A new chatter row: it cannot conflict with an Odoo transaction.
+	note := odoo.Note{Model: c.ResModel, ResID: c.ResID, BodyHTML: "<p>WhatsApp non envoyé : " + odoo.EscapeHTML(msg) + "</p>"}
+	if err := odoo.WithLockTimeout(r.work, s.Pool, func(tx pgx.Tx) error {
+		return odoo.PostNotes(r.work, tx, []odoo.Note{note}, s.Now())
 	}); err != nil {
-		s.Logger.Warn("posting the failure on the record's chatter", "message", p.ID, "err", err)
+		s.Logger.Warn("posting the failure on the record's chatter", "message", c.ID, "err", err)
 	}
+}
+
+// retryDB runs fn until it succeeds, ctx ends or five attempts failed, each bounded
+// by 5 s and separated by a growing pause: a database restart must not lose a
+// verdict.
+func retryDB(ctx context.Context, fn func(ctx context.Context) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = fn(attemptCtx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 500 * time.Millisecond):
+		}
+	}
+	return err
 }

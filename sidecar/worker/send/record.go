@@ -2,200 +2,139 @@ package send
 
 import (
 	"context"
-	"fmt"
-	"strings"
+	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 )
 
-// result is an accepted send waiting to be recorded.
-type result struct {
-	sent    outbox.Sent
-	model   string
-	resID   int
-	kind    string
-	record  string
-	summary string
+// recorder writes accepted sends in batches: one statement per batch (at a thousand
+// messages a second, a statement each would cost more than the sends). A batch
+// whose write fails is kept and written again, each attempt bounded, until it is
+// written or the work is cancelled: only then is it left to the rows' rescue
+// (dispatched, so 'unknown', settled by Meta's status webhooks).
+type recorder struct {
+	r       *run
+	mu      sync.Mutex
+	pending []outbox.Sent
+	wake    chan struct{}
+	flushed chan chan struct{}
+	done    chan struct{}
+	quit    chan struct{}
 }
 
-// record writes accepted sends in batches (one statement per batch: at a thousand
-// messages a second, a statement each would cost more than the sends), then the
-// records' flags and chatter notes in a second short transaction under Odoo's lock
-// timeout, retried when Odoo holds the rows.
-func (s *Sender) record(ctx context.Context) {
-	const maxBatch = 500
-	var batch []result
-	var pending []result // sent, flags not yet written
-	ticker := time.NewTicker(20 * time.Millisecond)
-	defer ticker.Stop()
-	flush := func() {
-		if len(batch) > 0 {
-			sent := make([]outbox.Sent, len(batch))
-			for i, r := range batch {
-				sent[i] = r.sent
-			}
-			if err := retryDB(ctx, func() error { return outbox.MarkSent(ctx, s.Pool, sent) }); err != nil {
-				s.Logger.Error("recording sent messages (their status webhooks will settle them)", "messages", len(sent), "err", err)
-			}
-			pending = append(pending, batch...)
-			batch = batch[:0]
-		}
-		if len(pending) > 0 {
-			if err := s.writeOdoo(ctx, pending); err != nil {
-				s.Logger.Warn("writing WhatsApp flags and chatter notes to Odoo, will retry", "records", len(pending), "err", err)
-				if len(pending) > 10*maxBatch {
-					pending = pending[len(pending)-10*maxBatch:]
-				}
-				return
-			}
-			pending = pending[:0]
+const (
+	recordEvery    = 20 * time.Millisecond
+	recordMaxBatch = 500
+)
+
+func newRecorder(r *run) *recorder {
+	rec := &recorder{r: r, wake: make(chan struct{}, 1), flushed: make(chan chan struct{}), done: make(chan struct{}), quit: make(chan struct{})}
+	go rec.loop()
+	return rec
+}
+
+// add queues one answer for the next batch.
+func (rec *recorder) add(s outbox.Sent) {
+	rec.mu.Lock()
+	rec.pending = append(rec.pending, s)
+	full := len(rec.pending) >= recordMaxBatch
+	rec.mu.Unlock()
+	if full {
+		select {
+		case rec.wake <- struct{}{}:
+		default:
 		}
 	}
+}
+
+// flushNow writes what is pending and returns once it is written (or given up).
+func (rec *recorder) flushNow() {
+	ack := make(chan struct{})
+	select {
+	case rec.flushed <- ack:
+		<-ack
+	case <-rec.done:
+	}
+}
+
+// stop writes what is pending, then ends the loop.
+func (rec *recorder) stop() {
+	close(rec.quit)
+	<-rec.done
+}
+
+func (rec *recorder) loop() {
+	defer close(rec.done)
+	ticker := time.NewTicker(recordEvery)
+	defer ticker.Stop()
 	for {
 		select {
-		case r, ok := <-s.results:
-			if !ok {
-				flush()
-				return
-			}
-			batch = append(batch, r)
-			if len(batch) >= maxBatch {
-				flush()
-			}
 		case <-ticker.C:
-			flush()
+			rec.flush()
+		case <-rec.wake:
+			rec.flush()
+		case ack := <-rec.flushed:
+			rec.flush()
+			close(ack)
+		case <-rec.quit:
+			rec.flush()
+			return
 		}
 	}
 }
 
-// retryDB retries a write a few times: a database restart must not lose a result.
-func retryDB(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if err = fn(); err == nil {
-			return nil
+// flush writes everything pending, batch by batch.
+func (rec *recorder) flush() {
+	r := rec.r
+	for {
+		rec.mu.Lock()
+		n := min(len(rec.pending), recordMaxBatch)
+		batch := append([]outbox.Sent(nil), rec.pending[:n]...)
+		rec.mu.Unlock()
+		if n == 0 || r.dead.Load() {
+			return
 		}
+		if !rec.write(batch) {
+			return // work cancelled: left to rescue
+		}
+		rec.mu.Lock()
+		rec.pending = rec.pending[n:]
+		rec.mu.Unlock()
+		if r.s.Recorded != nil {
+			r.s.Recorded.Ring()
+		}
+		ids := make([]int, len(batch))
+		for i, s := range batch {
+			ids[i] = s.RowID
+		}
+		if r.hook(func(h *Hooks) error { return callIDs(h.AfterRecord, ids) }) {
+			return
+		}
+	}
+}
+
+// write writes one batch, again and again while the database is away.
+func (rec *recorder) write(batch []outbox.Sent) bool {
+	r := rec.r
+	delay := 200 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
+		err := outbox.MarkSent(ctx, r.s.Pool, batch)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if r.work.Err() != nil || r.dead.Load() {
+			r.s.Logger.Error("recording sent messages cut short by the stop (Meta's status webhooks settle them)",
+				"messages", len(batch), "err", err)
+			return false
+		}
+		r.s.Logger.Warn("recording sent messages, will retry", "messages", len(batch), "in", delay, "err", err)
 		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt+1) * 500 * time.Millisecond):
+		case <-r.work.Done():
+		case <-time.After(delay):
 		}
-	}
-	return err
-}
-
-// writeOdoo sets the flags of the records the messages were about and posts a
-// chatter note on each, so Odoo users see what was sent without any Odoo module.
-func (s *Sender) writeOdoo(ctx context.Context, results []result) error {
-	byKind := map[string][]int{}
-	var notes []odoo.Note
-	for _, r := range results {
-		if r.resID == 0 || (r.model != "sale.order" && r.model != "account.move") {
-			continue
-		}
-		if odoo.HasSentFlags(r.kind) {
-			byKind[r.kind] = append(byKind[r.kind], r.resID)
-		}
-		notes = append(notes, odoo.Note{Model: r.model, ResID: r.resID, RecordName: r.record,
-			BodyHTML: fmt.Sprintf("<p>WhatsApp envoyé au %s :</p><p>%s</p>", odoo.EscapeHTML(r.sent.Phone), odoo.EscapeHTML(r.summary))})
-	}
-	if len(notes) == 0 {
-		return nil
-	}
-	now := s.Now()
-	return odoo.WithLockTimeout(ctx, s.Pool, func(tx pgx.Tx) error {
-		for kind, ids := range byKind {
-			if err := odoo.SetSentFlags(ctx, tx, kind, ids, now); err != nil {
-				return err
-			}
-		}
-		return odoo.PostNotes(ctx, tx, notes, now)
-	})
-}
-
-// Metrics of the sender. Labels: kind (the notification kinds, "other" for the
-// rest), message type, Meta error code or "local", and retry reasons: all bounded.
-type Metrics struct {
-	sent     *prometheus.CounterVec
-	failed   *prometheus.CounterVec
-	retried  *prometheus.CounterVec
-	duration prometheus.Histogram
-}
-
-// NewMetrics registers the sender's metrics.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metrics.Namespace, Subsystem: "messages", Name: "sent_total",
-			Help: "Messages Meta accepted, by notification kind and message type.",
-		}, []string{"kind", "type"}),
-		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metrics.Namespace, Subsystem: "messages", Name: "failed_total",
-			Help: "Messages that failed for good, by kind and error code (Meta's, or local for ours).",
-		}, []string{"kind", "code"}),
-		retried: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metrics.Namespace, Subsystem: "messages", Name: "retries_total",
-			Help: "Messages put back in the queue, by reason.",
-		}, []string{"reason"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: metrics.Namespace, Subsystem: "messages", Name: "send_duration_seconds",
-			Help:    "Time from claiming a message to Meta's acceptance (pacing, upload and request).",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
-		}),
-	}
-	reg.MustRegister(m.sent, m.failed, m.retried, m.duration)
-	return m
-}
-
-var knownKinds = map[string]bool{
-	"order_created": true, "order_summary": true, "order_confirmed": true, "order_cancelled": true,
-	"order_details": true, "invoice_posted": true, "invoice_buttons": true, "invoice_pdf": true,
-	"invoice_residual": true, "invoice_paid": true, "invoice_reminder": true, "scenario": true,
-}
-
-func kindLabel(kind string) string {
-	switch {
-	case knownKinds[kind]:
-		return kind
-	case kind == "":
-		return "manual"
-	case strings.HasPrefix(kind, "reply"):
-		return "reply" // answers to the customer's messages and clicks
-	}
-	return "other"
-}
-
-func (s *Sender) observeSent(kind, typ string, d time.Duration) {
-	if s.Metrics == nil {
-		return
-	}
-	s.Metrics.sent.WithLabelValues(kindLabel(kind), typ).Inc()
-	s.Metrics.duration.Observe(d.Seconds())
-}
-
-func (s *Sender) observeFailed(kind string, code int) {
-	if s.Metrics == nil {
-		return
-	}
-	label := "local"
-	if code != 0 {
-		label = fmt.Sprint(code)
-		if whatsapp.CodeDescription(code) == "" {
-			label = "other"
-		}
-	}
-	s.Metrics.failed.WithLabelValues(kindLabel(kind), label).Inc()
-}
-
-func (s *Sender) observeRetry(reason string) {
-	if s.Metrics != nil {
-		s.Metrics.retried.WithLabelValues(reason).Inc()
+		delay = min(delay*2, 5*time.Second)
 	}
 }

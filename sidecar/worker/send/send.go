@@ -1,28 +1,37 @@
-// Package send sends the queued whatsapp_message rows through the Cloud API: it
-// claims due rows (FOR UPDATE SKIP LOCKED, with a lease), sends them concurrently
-// while keeping each customer's messages in order and paced (Meta's pair rate limit),
-// records Meta's answer on the row, sets the record's x_whatsapp_* flags and posts a
-// chatter note. Retryable failures go back to the queue with a backoff; final ones
-// are recorded once with Meta's code and a readable message.
+// Package send sends the queued whatsapp_message rows through the Cloud API. It
+// claims due rows as its owner (package owner: claims die with the process), one
+// per customer at a time so each customer's messages go in order, paced (Meta's
+// pair rate limit) and within the number's rate limit; records the dispatch of each
+// request before it leaves (outbox rule 2), then Meta's answer. Retryable failures
+// go back to the queue with a backoff; final ones are recorded once with Meta's code
+// and a readable message; a lost answer makes the row 'unknown', settled by Meta's
+// status webhook or, with no news, by the UNKNOWN_RESEND_AFTER policy.
+//
+// What the sidecar writes back into Odoo about a sent message (chatter note,
+// x_whatsapp_* flags) is not done here but by package writeback, from the row.
 package send
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/owner"
 )
 
-// Sender sends queued messages. Set the exported fields, then call Run.
+// Sender sends queued messages. Set the exported fields, then call Run (or Drain).
 type Sender struct {
 	Pool     *pgxpool.Pool
 	Accounts *accounts.Registry
@@ -31,8 +40,19 @@ type Sender struct {
 	DataDir string
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// Panics counts the rows set aside because sending them panicked; may be nil.
+	Panics prometheus.Counter
 	// Bell wakes the sender (the listener rings it on 'message').
 	Bell listen.Bell
+	// Recorded is rung after answers are recorded (the write-back into Odoo waits
+	// for them); may be nil.
+	Recorded listen.Bell
+	// Connect opens the connection the sender's owner lives on (its claims die
+	// with it); nil means a new connection with Pool's configuration.
+	Connect func(ctx context.Context) (*pgx.Conn, error)
+	// Unknown is what becomes of a send whose answer was lost and that Meta's
+	// status webhooks never settle.
+	Unknown outbox.UnknownPolicy
 
 	// Concurrency is how many customers are served at once; zero means 300 per
 	// sending number (at Meta's 200 ms per request, 1,000 msg/s on one number
@@ -40,10 +60,6 @@ type Sender struct {
 	Concurrency int
 	// BatchSize rows per claim; zero means 200.
 	BatchSize int
-	// Lease is how long a claimed row stays 'sending' before another sender may
-	// take it again: long enough for Meta's status webhook to settle a send whose
-	// answer was lost. Zero means 2 minutes.
-	Lease time.Duration
 	// PollInterval is the safety net when a notification is lost; zero means 5s.
 	PollInterval time.Duration
 	// MaxAttempts for retryable errors before a row fails; zero means 8.
@@ -59,24 +75,34 @@ type Sender struct {
 	Backoff func(attempt int) time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Hooks are named points where a test stops the sender as if its process
+	// died; nil in production.
+	Hooks *Hooks
 
-	once    sync.Once
-	mu      sync.Mutex
-	lanes   map[string]*lane
-	pairs   map[string]*rate.Limiter
-	wg      sync.WaitGroup
-	free    chan struct{} // a lane ended: there is room to claim more
-	results chan result
+	once  sync.Once
+	mu    sync.Mutex
+	pairs map[string]*rate.Limiter
 }
+
+// Hooks are the sender's fault-injection points. Each is called with the rows at
+// that point; returning ErrCrash makes the sender die there: it stops at once,
+// writes nothing more, and closes its owner connection, as a kill -9 would leave
+// the database (the requests already out still reach Meta).
+type Hooks struct {
+	AfterClaim    func(ids []int) error // claimed, nothing sent
+	AfterDispatch func(id int) error    // dispatch recorded, request not yet sent
+	AfterAnswer   func(id int) error    // Meta accepted, answer not yet recorded
+	AfterRecord   func(ids []int) error // answers recorded
+}
+
+// ErrCrash is what a hook returns to make the sender die at its point.
+var ErrCrash = errors.New("send: crashed at a test hook")
 
 func (s *Sender) defaults() { s.once.Do(s.setDefaults) }
 
 func (s *Sender) setDefaults() {
 	if s.BatchSize == 0 {
 		s.BatchSize = 200
-	}
-	if s.Lease == 0 {
-		s.Lease = 2 * time.Minute
 	}
 	if s.PollInterval == 0 {
 		s.PollInterval = 5 * time.Second
@@ -105,112 +131,228 @@ func (s *Sender) setDefaults() {
 	if s.Bell == nil {
 		s.Bell = listen.NewBell()
 	}
-	s.lanes = map[string]*lane{}
+	if s.Connect == nil {
+		s.Connect = func(ctx context.Context) (*pgx.Conn, error) {
+			return pgx.ConnectConfig(ctx, s.Pool.Config().ConnConfig.Copy())
+		}
+	}
 	s.pairs = map[string]*rate.Limiter{}
-	s.free = make(chan struct{}, 1)
 }
 
-// lane serialises one customer's messages: they go out in queue order, paced.
-type lane struct {
-	pending []outbox.Pending
-}
-
-// Run sends until ctx ends, then stops claiming, finishes the sends under way and
-// records them before returning (bound it with the caller's shutdown deadline: a
-// send cut short stays 'sending' and its lease makes it safe).
-func (s *Sender) Run(ctx context.Context) error {
+// Run sends until fetch ends, then stops claiming, gives back the rows not yet
+// dispatched, lets the requests under way finish and records them. Cancelling work
+// cuts those requests short: their rows become 'unknown', for Meta's status
+// webhooks to settle. A lost owner connection (a database restart) voids the claims
+// and Run goes on with a new owner once the database answers.
+func (s *Sender) Run(fetch, work context.Context) error {
 	s.defaults()
-	stopRecorder := s.startRecorder(ctx)
-	defer stopRecorder()
-	// Sends outlive ctx: a message half sent is finished, not abandoned.
-	work := context.WithoutCancel(ctx)
+	delay := time.Second
+	for fetch.Err() == nil {
+		err := s.runOwned(fetch, work, false, nil)
+		if errors.Is(err, ErrCrash) {
+			return err
+		}
+		if fetch.Err() != nil {
+			return nil
+		}
+		s.Logger.Warn("sender lost its database connection: its claims are void, starting again", "err", err, "in", delay)
+		select {
+		case <-fetch.Done():
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+	return nil
+}
+
+// Drain sends every row due now, waits for the answers and records them, then
+// returns how many rows it claimed: one pass of Run, for tests and the CLI.
+func (s *Sender) Drain(ctx context.Context) (int, error) {
+	s.defaults()
+	var total atomic.Int64
+	err := s.runOwned(ctx, ctx, true, &total)
+	return int(total.Load()), err
+}
+
+// run is one owner's life: its claims, its dispatches, its recorder.
+type run struct {
+	s        *Sender
+	owner    *owner.Owner
+	fetch    context.Context
+	work     context.Context
+	dead     atomic.Bool // a hook crashed it: write nothing more
+	inflight sync.WaitGroup
+	active   atomic.Int64
+	free     chan struct{}
+	recorder *recorder
+	dispatch *dispatcher
+}
+
+// runOwned is one owner's life: it claims and sends until fetch ends (drain: until
+// nothing is due), the owner is lost or a hook crashes it.
+func (s *Sender) runOwned(fetch, work context.Context, drain bool, total *atomic.Int64) (err error) {
+	o, err := owner.Acquire(fetch, s.Connect)
+	if err != nil {
+		return err
+	}
+	watch, stopWatch := context.WithCancel(work)
+	go o.Watch(watch, 2*time.Second)
+	r := &run{s: s, owner: o, fetch: fetch, work: work, free: make(chan struct{}, 1)}
+	r.recorder = newRecorder(r)
+	r.dispatch = newDispatcher(r)
+	defer func() {
+		// The requests under way finish (or are cut short by work), then their
+		// answers are recorded, then the owner goes: its claims are void after.
+		r.inflight.Wait()
+		r.dispatch.stop()
+		r.recorder.stop()
+		stopWatch()
+		_ = o.Close(context.WithoutCancel(work))
+		if r.dead.Load() {
+			err = ErrCrash
+		}
+	}()
+	if rescued, err := outbox.Rescue(fetch, s.Pool, s.Unknown); err != nil {
+		s.Logger.Warn("rescuing the messages of stopped senders", "err", err)
+	} else {
+		s.observeRescue(rescued)
+	}
 	poll := time.NewTicker(s.PollInterval)
 	defer poll.Stop()
-	var nextDue <-chan time.Time
-	for ctx.Err() == nil {
-		room := s.concurrency() - s.active()
+	idle := false
+	for fetch.Err() == nil && !r.dead.Load() {
+		select {
+		case <-o.Lost():
+			return owner.ErrLost
+		default:
+		}
+		room := s.concurrency() - int(r.active.Load())
 		claimed := 0
 		if room > 0 {
-			batch, err := outbox.Claim(ctx, s.Pool, min(room, s.BatchSize), s.Lease)
-			if err != nil && ctx.Err() == nil {
-				s.Logger.Warn("claiming messages to send", "err", err)
+			batch, err := outbox.Claim(fetch, o, min(room, s.BatchSize), 4*min(room, s.BatchSize))
+			if err != nil {
+				if errors.Is(err, owner.ErrLost) {
+					return err
+				}
+				if fetch.Err() == nil {
+					s.Logger.Warn("claiming messages to send", "err", err)
+				}
 			}
 			claimed = len(batch)
-			for _, p := range batch {
-				s.dispatch(work, p)
+			if total != nil {
+				total.Add(int64(claimed))
+			}
+			if claimed > 0 && r.hook(func(h *Hooks) error { return callIDs(h.AfterClaim, claimedIDs(batch)) }) {
+				return ErrCrash
+			}
+			for _, c := range batch {
+				r.start(c)
 			}
 			if claimed == min(room, s.BatchSize) {
 				continue // more may be due right now
 			}
-			nextDue = s.nextDue(ctx)
+		}
+		if drain {
+			if claimed == 0 && r.active.Load() == 0 {
+				if idle {
+					return nil // a claim after everything was recorded found nothing
+				}
+				// The customer of a row just sent is free once its answer is
+				// recorded: claim once more after recording.
+				r.recorder.flushNow()
+				idle = true
+				continue
+			}
+			idle = false
+			select {
+			case <-fetch.Done():
+			case <-r.free:
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
 		}
 		select {
-		case <-ctx.Done():
+		case <-fetch.Done():
+		case <-o.Lost():
 		case <-s.Bell:
-		case <-s.free:
+		case <-r.free:
 		case <-poll.C:
-		case <-nextDue:
+			if rescued, err := outbox.Rescue(fetch, s.Pool, s.Unknown); err == nil {
+				s.observeRescue(rescued)
+			}
+		case <-r.nextDue():
 		}
 	}
 	return nil
 }
 
-// Drain sends every row due now, waits for the answers and records them: one pass
-// of Run, for tests and the CLI. Do not call it while Run runs.
-func (s *Sender) Drain(ctx context.Context) (int, error) {
-	s.defaults()
-	stopRecorder := s.startRecorder(ctx)
-	defer stopRecorder()
-	total := 0
-	for {
-		batch, err := outbox.Claim(ctx, s.Pool, s.BatchSize, s.Lease)
-		if err != nil {
-			return total, err
-		}
-		for _, p := range batch {
-			s.dispatch(ctx, p)
-		}
-		total += len(batch)
-		if len(batch) == 0 {
-			return total, nil
-		}
-		s.wg.Wait() // retries due at once come back in the next claim
+// nextDue fires when the earliest row waiting for a retry becomes due, if that is
+// sooner than the poll.
+func (r *run) nextDue() <-chan time.Time {
+	d, ok, err := outbox.NextDue(r.fetch, r.s.Pool)
+	if err != nil || !ok || d > r.s.PollInterval {
+		return nil
+	}
+	return time.After(max(d, 10*time.Millisecond))
+}
+
+// hook calls a hook; true means the sender died there.
+func (r *run) hook(call func(*Hooks) error) bool {
+	if r.s.Hooks == nil || r.dead.Load() {
+		return r.dead.Load()
+	}
+	if err := call(r.s.Hooks); errors.Is(err, ErrCrash) {
+		r.die()
+		return true
+	}
+	return false
+}
+
+// die makes this run write nothing more and drops its owner: the database is left
+// as a kill -9 at this instant would leave it.
+func (r *run) die() {
+	if r.dead.CompareAndSwap(false, true) {
+		_ = r.owner.Close(context.WithoutCancel(r.work))
 	}
 }
 
-// startRecorder starts the goroutine that records results; the returned function
-// waits for the sends under way, then for their recording.
-func (s *Sender) startRecorder(ctx context.Context) func() {
-	s.results = make(chan result, 1024)
-	done := make(chan struct{})
+func callIDs(f func([]int) error, ids []int) error {
+	if f == nil {
+		return nil
+	}
+	return f(ids)
+}
+
+func callID(f func(int) error, id int) error {
+	if f == nil {
+		return nil
+	}
+	return f(id)
+}
+
+func claimedIDs(batch []outbox.Claimed) []int {
+	ids := make([]int, len(batch))
+	for i, c := range batch {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// start sends one claimed row in its own goroutine.
+func (r *run) start(c outbox.Claimed) {
+	r.active.Add(1)
+	r.inflight.Add(1)
 	go func() {
-		defer close(done)
-		s.record(context.WithoutCancel(ctx))
+		defer func() {
+			r.active.Add(-1)
+			r.inflight.Done()
+			select {
+			case r.free <- struct{}{}:
+			default:
+			}
+		}()
+		r.deliver(c)
 	}()
-	return func() {
-		s.wg.Wait()
-		close(s.results)
-		<-done
-	}
-}
-
-// nextDue fires when the earliest row waiting for a retry becomes due.
-func (s *Sender) nextDue(ctx context.Context) <-chan time.Time {
-	var wait *float64
-	err := s.Pool.QueryRow(ctx, `
-		SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - (now() AT TIME ZONE 'utc'))::float8
-		FROM whatsapp_message WHERE status IN ('queued', 'sending') AND direction = 'out' AND next_attempt_at IS NOT NULL`).Scan(&wait)
-	if err != nil || wait == nil {
-		return nil
-	}
-	d := time.Duration(*wait * float64(time.Second))
-	if d < 10*time.Millisecond {
-		d = 10 * time.Millisecond
-	}
-	if d > s.PollInterval {
-		return nil
-	}
-	return time.After(d)
 }
 
 func (s *Sender) concurrency() int {
@@ -218,52 +360,6 @@ func (s *Sender) concurrency() int {
 		return s.Concurrency
 	}
 	return 300 * max(1, len(s.Accounts.All()))
-}
-
-func (s *Sender) active() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.lanes)
-}
-
-// laneKey groups a customer's rows: by number as written, else by partner.
-func laneKey(p outbox.Pending) string {
-	if p.Phone != "" {
-		return "p:" + p.Phone
-	}
-	return "c:" + strconv.Itoa(p.ContactID)
-}
-
-func (s *Sender) dispatch(ctx context.Context, p outbox.Pending) {
-	key := laneKey(p)
-	s.mu.Lock()
-	if l, ok := s.lanes[key]; ok {
-		l.pending = append(l.pending, p)
-		s.mu.Unlock()
-		return
-	}
-	l := &lane{}
-	s.lanes[key] = l
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			s.deliver(ctx, p)
-			s.mu.Lock()
-			if len(l.pending) == 0 {
-				delete(s.lanes, key)
-				s.mu.Unlock()
-				select {
-				case s.free <- struct{}{}:
-				default:
-				}
-				return
-			}
-			p, l.pending = l.pending[0], l.pending[1:]
-			s.mu.Unlock()
-		}
-	}()
 }
 
 // pair returns the pacing limiter of one customer's number.

@@ -31,7 +31,7 @@ func BenchmarkSendQueued(b *testing.B) {
 			run, stop := context.WithCancel(ctx)
 			var wg sync.WaitGroup
 			wg.Add(1)
-			go func() { defer wg.Done(); bu.sender.Run(run) }()
+			go func() { defer wg.Done(); bu.sender.Run(run, ctx) }()
 			for sent := 0; sent < b.N; {
 				time.Sleep(20 * time.Millisecond)
 				bu.db.QueryRow(b, []any{&sent}, `SELECT count(*) FROM whatsapp_message WHERE status = 'sent'`)

@@ -21,6 +21,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/compose"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/send"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/writeback"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -37,6 +38,7 @@ type bundle struct {
 	accounts *accounts.Registry
 	composer *compose.Composer
 	sender   *send.Sender
+	writer   *writeback.Writer
 }
 
 // setup is a sidecar-installed Odoo database with one active WhatsApp config for
@@ -59,10 +61,12 @@ func setupB(t testing.TB) *bundle {
 	b.composer = &compose.Composer{Pool: db.Pool(t), Accounts: reg}
 	b.sender = &send.Sender{Pool: db.Pool(t), Accounts: reg, PDFs: &invoicepdf.Source{},
 		PairInterval: time.Millisecond, PairBurst: 100, Backoff: func(int) time.Duration { return 0 }}
+	b.writer = &writeback.Writer{Pool: db.Pool(t)}
 	return b
 }
 
-// flush composes pending events and sends what they queued.
+// flush composes pending events, sends what they queued and writes back into Odoo
+// what was sent (nothing else runs on the database: it is quiet).
 func (b *bundle) flush(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
@@ -71,6 +75,9 @@ func (b *bundle) flush(t *testing.T) {
 	}
 	if _, err := b.sender.Drain(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if _, waiting, err := b.writer.Drain(ctx); err != nil || waiting {
+		t.Fatalf("write-back: %v (waiting for a quiet database: %v)", err, waiting)
 	}
 }
 
