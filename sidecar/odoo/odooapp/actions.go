@@ -18,8 +18,9 @@ type ServerAction struct {
 	NameFR string
 	File   string   // under actions/
 	Groups []string // external ids of the groups allowed to run it
-	// Switch is the whatsapp_config column that shows or hides the action
-	// (SyncBindings); empty: always shown.
+	// Switch is the whatsapp_config column that shows or hides the action; empty:
+	// always shown. sql/migrations/022_action_bindings.sql maps the same columns to
+	// the same actions, for its trigger.
 	Switch string
 }
 
