@@ -35,6 +35,8 @@ func TestRowsSatisfyOdooConstraints(t *testing.T) {
 		{"a relational field names an installed model", `
 			SELECT f.model || '.' || f.name FROM ir_model_fields f WHERE f.state = 'manual' AND f.ttype IN ('many2one', 'one2many')
 			AND (f.model LIKE 'whatsapp.%') AND NOT EXISTS (SELECT 1 FROM ir_model m WHERE m.model = f.relation)`},
+		{"a computed field is read-only, as Odoo makes its own (a manual field's readonly is taken as written)", `
+			SELECT model || '.' || name FROM ir_model_fields WHERE state = 'manual' AND compute IS NOT NULL AND NOT readonly`},
 		{"a many2one has an on_delete Odoo knows", `
 			SELECT model || '.' || name FROM ir_model_fields WHERE state = 'manual' AND ttype = 'many2one'
 			AND model LIKE 'whatsapp.%' AND on_delete NOT IN ('set null', 'cascade', 'restrict')`},

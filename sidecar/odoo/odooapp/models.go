@@ -25,7 +25,7 @@ func (m Model) Table() string { return strings.ReplaceAll(m.Name, ".", "_") }
 type Field struct {
 	Model   string // Odoo model, e.g. "sale.order"
 	Name    string // column name
-	Type    string // Odoo ttype: boolean, char, datetime, integer, many2one, one2many, selection, text
+	Type    string // Odoo ttype: boolean, char, datetime, integer, many2one, one2many, reference, selection, text
 	LabelEN string
 	LabelFR string
 	HelpEN  string
@@ -44,7 +44,9 @@ type Field struct {
 	Selection []Option
 
 	// Compute is the body of a non-stored computed field, Python run by Odoo's
-	// safe_eval with `self` bound; Depends lists its dependencies.
+	// safe_eval with `self` bound; Depends lists its dependencies. Such a field is
+	// registered read-only: Odoo makes its own computed fields so, but takes a manual
+	// field's readonly as written, and would offer to edit what it cannot save.
 	Compute string
 	Depends string
 }
@@ -261,6 +263,91 @@ var messageStatuses = []Option{
 	{"error", "Error", "Erreur"},
 }
 
+// documentModels are the models a message's res_model names: what the sidecar and
+// the actions write (orders, invoices, conversations, scenarios) and contacts, which
+// an integrator may queue a message about.
+var documentModels = []Option{
+	{"sale.order", "Sales Order", "Bon de commande"},
+	{"account.move", "Invoice", "Facture"},
+	{"res.partner", "Contact", "Contact"},
+	{"whatsapp.conversation", "WhatsApp Conversation", "Conversation WhatsApp"},
+	{"whatsapp.interactive.scenario", "Interactive Scenario", "Scénario interactif"},
+}
+
+// resourceRefCompute links each message to its document, one search per model, and
+// leaves the link empty where the document was deleted or the user may not read it
+// (Odoo would otherwise fail the whole form on the document's name_get).
+func resourceRefCompute(models []Option) string {
+	return "found = {}\n" +
+		"for model in set(self.mapped('res_model')):\n" +
+		"    if model in " + pythonTuple(models) + " and model in self.env and self.env[model].check_access_rights('read', raise_exception=False):\n" +
+		"        ids = []\n" +
+		"        for rec in self:\n" +
+		"            if rec.res_model == model and rec.res_id:\n" +
+		"                ids.append(rec.res_id)\n" +
+		"        found[model] = set(self.env[model].with_context(active_test=False).search([('id', 'in', ids)]).ids)\n" +
+		"for rec in self:\n" +
+		"    if rec.res_id and rec.res_id in found.get(rec.res_model, ()):\n" +
+		"        rec['resource_ref'] = '%s,%s' % (rec.res_model, rec.res_id)\n" +
+		"    else:\n" +
+		"        rec['resource_ref'] = False"
+}
+
+// messageKinds are the values of whatsapp_message.kind the sidecar writes:
+// notifications (package notify), intents queued from Odoo, and the answers to a
+// customer's click or keyword (the reply_* texts).
+var messageKinds = []Option{
+	{"order_created", "Order created", "Commande créée"},
+	{"order_summary", "Order sent from Odoo", "Commande envoyée depuis Odoo"},
+	{"order_confirmed", "Order confirmed", "Commande confirmée"},
+	{"order_cancelled", "Order cancelled", "Commande annulée"},
+	{"order_details", "Order details", "Détail de la commande"},
+	{"invoice_posted", "Invoice posted", "Facture validée"},
+	{"invoice_buttons", "Invoice payment buttons", "Boutons de paiement de la facture"},
+	{"invoice_pdf", "Invoice PDF", "Facture PDF"},
+	{"invoice_residual", "Payment received", "Paiement reçu"},
+	{"invoice_paid", "Invoice paid", "Facture payée"},
+	{"invoice_reminder", "Unpaid invoice reminder", "Rappel de facture impayée"},
+	{"scenario", "Interactive scenario", "Scénario interactif"},
+	{"reply_order_validated", "Reply: order confirmed", "Réponse : commande confirmée"},
+	{"reply_order_cancelled", "Reply: order cancelled", "Réponse : commande annulée"},
+	{"reply_order_already_confirmed", "Reply: order already confirmed", "Réponse : commande déjà confirmée"},
+	{"reply_order_already_cancelled", "Reply: order already cancelled", "Réponse : commande déjà annulée"},
+	{"reply_order_not_cancellable", "Reply: order no longer cancellable", "Réponse : commande non annulable"},
+	{"reply_order_confirm_failed", "Reply: order not confirmed", "Réponse : échec de la confirmation"},
+	{"reply_order_cancel_failed", "Reply: order not cancelled", "Réponse : échec de l'annulation"},
+	{"reply_order_details", "Reply: order details", "Réponse : détail de la commande"},
+	{"reply_record_not_found", "Reply: document not found", "Réponse : document introuvable"},
+	{"reply_payment_wave", "Reply: Wave payment", "Réponse : paiement Wave"},
+	{"reply_payment_orange", "Reply: Orange Money payment", "Réponse : paiement Orange Money"},
+	{"reply_payment_unavailable", "Reply: payment unavailable", "Réponse : paiement indisponible"},
+	{"reply_invoice_already_paid", "Reply: invoice already paid", "Réponse : facture déjà payée"},
+	{"reply_scenario", "Reply: scenario step", "Réponse : étape de scénario"},
+	{"reply_message", "Reply: button action", "Réponse : action de bouton"},
+	{"reply_callback", "Reply: from the callback URL", "Réponse : de l'URL de rappel"},
+	{"reply_opt_out", "Reply: unsubscribed", "Réponse : désinscription"},
+	{"reply_opt_in", "Reply: subscribed again", "Réponse : réinscription"},
+}
+
+// kindLabelCompute copies kind into the selection where it is one of kinds; a value
+// outside the selection would fail the read.
+func kindLabelCompute(kinds []Option) string {
+	return "for rec in self:\n" +
+		"    rec['kind_label'] = rec.kind in " + pythonTuple(kinds) + " and rec.kind or False"
+}
+
+// pythonTuple is the values of options as a Python tuple literal; the values are
+// identifiers and model names, which need no escaping.
+func pythonTuple(options []Option) string {
+	var b strings.Builder
+	b.WriteString("(")
+	for _, o := range options {
+		b.WriteString("'" + o.Value + "', ")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
 var messageModel = Model{
 	Name: "whatsapp.message", LabelEN: "WhatsApp Message", LabelFR: "Journal des messages WhatsApp",
 	Order: "create_date desc, id desc", Info: "One WhatsApp message, sent or received. A row with status queued is sent by the sidecar.",
@@ -301,8 +388,23 @@ var messageModel = Model{
 		field("content", "text", "Message", "Contenu du message"),
 		field("res_model", "char", "Related document model", "Modèle du document lié", readonly),
 		field("res_id", "integer", "Related document ID", "ID du document lié", readonly),
-		field("kind", "char", "Notification", "Notification", readonly,
+		// res_model and res_id as a link Odoo opens, the way Odoo's own rating.rating
+		// shows its document (a computed reference): a manual many2one_reference has no
+		// model_field in Odoo 16, so its widget cannot tell the model.
+		{Name: "resource_ref", Type: "reference", LabelEN: "Related document", LabelFR: "Document lié",
+			Selection: documentModels, Compute: resourceRefCompute(documentModels), Depends: "res_model,res_id"},
+		field("kind", "char", "Notification key", "Clé de notification", readonly,
 			help("What the sidecar renders for an empty message: order_summary, invoice_pdf, scenario, or a notification.", "Ce que le sidecar compose pour un message vide : order_summary, invoice_pdf, scenario, ou une notification.")),
+		// kind stays free text (anyone may queue a row); its label is a computed
+		// selection, so Odoo translates it, empty for a kind it does not know.
+		{Name: "kind_label", Type: "selection", LabelEN: "Notification", LabelFR: "Notification",
+			Selection: messageKinds, Compute: kindLabelCompute(messageKinds), Depends: "kind"},
+		// One line for lists: a multi-line text makes a list row as tall as the message.
+		{Name: "preview", Type: "char", LabelEN: "Preview", LabelFR: "Aperçu",
+			Compute: "for rec in self:\n" +
+				"    text = ' '.join((rec.content or rec.caption or '').split())\n" +
+				"    rec['preview'] = len(text) > 100 and text[:99] + '…' or text",
+			Depends: "content,caption"},
 		field("reply_to_wa_message_id", "char", "In reply to (WhatsApp ID)", "En réponse à (ID WhatsApp)", readonly),
 		field("buttons", "text", "Buttons (JSON)", "Boutons (JSON)", readonly),
 		field("params", "text", "Template parameters (JSON)", "Paramètres du template (JSON)", readonly,

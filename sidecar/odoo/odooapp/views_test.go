@@ -150,3 +150,72 @@ func TestViewTermsHaveFrench(t *testing.T) {
 		}
 	}
 }
+
+// A list row is one line: no list view, nor the list of a form's one2many, shows a
+// text field by default, which Odoo's list renders with every line of the text (a
+// column the user must first choose, optional="hide", may: error messages).
+func TestListsShowNoMultilineText(t *testing.T) {
+	t.Parallel()
+	types := map[string]string{}
+	relations := map[string]string{}
+	for _, f := range allFields() {
+		types[f.Model+"."+f.Name] = f.Type
+		if f.Type == "one2many" {
+			relations[f.Model+"."+f.Name] = f.Relation
+		}
+	}
+	for _, v := range odooapp.Views {
+		for _, u := range listFields(t, v.Arch(), v.Model, relations) {
+			if types[u.model+"."+u.name] == "text" {
+				t.Errorf("view %s: a list shows %s.%s, a text field: each row is as tall as its text", v.XMLID, u.model, u.name)
+			}
+		}
+	}
+}
+
+// listFields lists the fields that are columns of a list by default: <field>
+// children of a <tree>, the view's own or a one2many's inline one, unless
+// optional="hide".
+func listFields(t *testing.T, arch, model string, relations map[string]string) []fieldUse {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(arch))
+	type open struct {
+		name, model string
+	}
+	stack := []open{{"", model}}
+	var uses []fieldUse
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return uses
+		}
+		if err != nil {
+			t.Fatalf("arch does not parse: %v", err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			parent := stack[len(stack)-1]
+			current := open{el.Name.Local, parent.model}
+			if el.Name.Local == "field" {
+				hidden := false
+				for _, a := range el.Attr {
+					hidden = hidden || a.Name.Local == "optional" && a.Value == "hide"
+				}
+				for _, a := range el.Attr {
+					if a.Name.Local != "name" {
+						continue
+					}
+					if parent.name == "tree" && !hidden {
+						uses = append(uses, fieldUse{parent.model, a.Value, "list column"})
+					}
+					if rel, ok := relations[parent.model+"."+a.Value]; ok {
+						current.model = rel
+					}
+				}
+			}
+			stack = append(stack, current)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
