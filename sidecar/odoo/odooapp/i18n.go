@@ -11,10 +11,11 @@ import (
 // language. A term missing here fails the tests; a term that stays the same in French
 // maps to itself.
 var viewTermsFR = map[string]string{
-	"Action type":                          "Type d'action",
-	"Active":                               "Active",
-	"Approved":                             "Approuvés",
-	"Archived":                             "Archivé",
+	"Action type": "Type d'action",
+	"Active":      "Active",
+	"Approved":    "Approuvés",
+	"Archived":    "Archivé",
+	"An empty box sends the built-in text shown in it, in the language of the messages. Words in braces, such as {partner_name}, are filled in when the message is sent.": "Une case vide envoie le texte intégré qu'elle affiche, dans la langue des messages. Les mots entre accolades, comme {partner_name}, sont remplacés à l'envoi.",
 	"Automatic answer":                     "Réponse automatique",
 	"Automatic messages":                   "Messages automatiques",
 	"Button":                               "Bouton",
@@ -109,6 +110,16 @@ var viewTermsFR = map[string]string{
 	"e.g. Customer support":  "ex. Support client",
 	"sale.order":             "sale.order",
 }
+
+// frTerms are viewTermsFR and the built-in texts the configuration's boxes show,
+// which stay as they are.
+var frTerms = func() map[string]string {
+	terms := defaultTextTerms()
+	for en, fr := range viewTermsFR {
+		terms[en] = fr
+	}
+	return terms
+}()
 
 var (
 	viewTermAttr = regexp.MustCompile(`\b(string|placeholder|help|title|confirm)="([^"]*)"`)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 )
 
@@ -216,6 +217,67 @@ func listFields(t *testing.T, arch, model string, relations map[string]string) [
 			stack = append(stack, current)
 		case xml.EndElement:
 			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// The configuration's Texts tab shows, in each empty box, the built-in text it
+// overrides, placeholders included, in the configuration's language (French unless
+// lang starts with en, as texts.ParseLang reads it), whatever the user's language.
+func TestConfigTextBoxesShowTheBuiltInText(t *testing.T) {
+	t.Parallel()
+	conn := installed(t)
+	var archs map[string]string
+	row := mustRows(t, conn, `
+		SELECT v.arch_db::text FROM ir_ui_view v JOIN ir_model_data d ON d.res_id = v.id AND d.model = 'ir.ui.view'
+		WHERE d.module = 'whatsapp_sidecar' AND d.name = 'view_whatsapp_config_form'`)
+	if err := json.Unmarshal([]byte(row[0]), &archs); err != nil {
+		t.Fatal(err)
+	}
+	showWhen := map[texts.Lang]string{
+		texts.French:  `{'invisible': [('lang', '=ilike', 'en%')]}`,
+		texts.English: `{'invisible': ['!', ('lang', '=ilike', 'en%')]}`,
+	}
+	for _, lang := range []string{"en_US", "fr_FR"} {
+		boxes := map[string]map[string]string{} // field -> attrs -> placeholder
+		dec := xml.NewDecoder(strings.NewReader(archs[lang]))
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s arch: %v", lang, err)
+			}
+			el, ok := tok.(xml.StartElement)
+			if !ok || el.Name.Local != "field" {
+				continue
+			}
+			a := map[string]string{}
+			for _, at := range el.Attr {
+				a[at.Name.Local] = at.Value
+			}
+			if strings.HasPrefix(a["name"], "text_") {
+				if boxes[a["name"]] == nil {
+					boxes[a["name"]] = map[string]string{}
+				}
+				boxes[a["name"]][a["attrs"]] = a["placeholder"]
+			}
+		}
+		for _, f := range allFields() {
+			if f.Model != "whatsapp.config" || !strings.HasPrefix(f.Name, "text_") {
+				continue
+			}
+			key := strings.TrimPrefix(f.Name, "text_")
+			for textLang, attrs := range showWhen {
+				want := texts.Get(textLang, key)
+				if want == "" {
+					t.Fatalf("%s overrides text %q, which package texts does not have", f.Name, key)
+				}
+				if got := boxes[f.Name][attrs]; got != want {
+					t.Errorf("%s arch: %s shown when the configuration's language is %s has placeholder %q, want %q", lang, f.Name, textLang, got, want)
+				}
+			}
 		}
 	}
 }
