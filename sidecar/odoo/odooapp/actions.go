@@ -53,6 +53,6 @@ var ServerActions = []ServerAction{
 		File: "send_draft.py", Groups: []string{groupUser}},
 	{XMLID: "action_scenario_send", Model: "whatsapp.interactive.scenario", NameEN: "Send the scenario", NameFR: "Envoyer le scénario",
 		File: "send_scenario.py", Groups: []string{groupUser}},
-	{XMLID: "action_config_sync_templates", Model: "whatsapp.config", NameEN: "Sync the templates", NameFR: "Synchroniser les templates",
+	{XMLID: "action_config_sync_templates", Model: "whatsapp.config", NameEN: "Sync the templates", NameFR: "Synchroniser les modèles",
 		File: "sync_templates.py", Groups: []string{groupManager}},
 }

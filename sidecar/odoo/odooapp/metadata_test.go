@@ -121,7 +121,7 @@ func TestMenusFormTheWhatsAppApp(t *testing.T) {
 		"WhatsApp [WhatsApp] base.group_user",
 		"WhatsApp > Messages [Messages]",
 		"WhatsApp > Conversations [Conversations]",
-		"WhatsApp > Templates [Templates]",
+		"WhatsApp > Templates [Modèles]",
 		"WhatsApp > Button actions [Actions des boutons] base.group_system",
 		"WhatsApp > Scenarios [Scénarios]",
 		"WhatsApp > Configuration [Configuration] base.group_system",
@@ -137,7 +137,7 @@ func TestFieldRowsAreWhatOdooReflects(t *testing.T) {
 	t.Parallel()
 	conn := installed(t)
 	cases := []struct{ model, field, want string }{
-		{"whatsapp.message", "status", `selection Statut interne required=false store=true selectable=true copied=true`},
+		{"whatsapp.message", "status", `selection Statut required=false store=true selectable=true copied=true`},
 		{"whatsapp.message", "direction", `selection Direction required=true store=true selectable=true copied=true`},
 		{"whatsapp.message", "contact_id", `many2one Contact required=false store=true selectable=true copied=true res.partner set null index=true`},
 		{"whatsapp.message", "wa_message_id", `char ID Message WhatsApp required=false store=true selectable=true copied=false`},
