@@ -8,9 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// captureTriggers are the triggers 004_capture_triggers.sql puts on tables outside the
-// sidecar's schema. Dropping the schema with CASCADE would remove them too; naming
-// them makes the report say what left Odoo's tables.
+// captureTriggers are the triggers the migrations (004_capture_triggers.sql,
+// 022_action_bindings.sql) put on tables outside the sidecar's schema. Dropping the
+// schema with CASCADE would remove them too; naming them makes the report say what
+// left Odoo's tables.
 var captureTriggers = []struct{ Table, Trigger string }{
 	{"sale_order", "whatsapp_sidecar_capture_insert"},
 	{"sale_order", "whatsapp_sidecar_capture_update"},
@@ -19,6 +20,7 @@ var captureTriggers = []struct{ Table, Trigger string }{
 	{"whatsapp_message", "whatsapp_sidecar_notify_insert"},
 	{"whatsapp_message", "whatsapp_sidecar_notify_update"},
 	{"whatsapp_config", "whatsapp_sidecar_notify_change"},
+	{"whatsapp_config", "whatsapp_sidecar_sync_bindings"},
 }
 
 // OdooTables are the Odoo-visible tables of 001_odoo_tables.sql, in an order that

@@ -18,8 +18,9 @@ type ServerAction struct {
 	NameFR string
 	File   string   // under actions/
 	Groups []string // external ids of the groups allowed to run it
-	// Switch is the whatsapp_config column that shows or hides the action
-	// (SyncBindings); empty: always shown.
+	// Switch is the whatsapp_config column that shows or hides the action; empty:
+	// always shown. sql/migrations/022_action_bindings.sql maps the same columns to
+	// the same actions, for its trigger.
 	Switch string
 }
 
@@ -52,6 +53,6 @@ var ServerActions = []ServerAction{
 		File: "send_draft.py", Groups: []string{groupUser}},
 	{XMLID: "action_scenario_send", Model: "whatsapp.interactive.scenario", NameEN: "Send the scenario", NameFR: "Envoyer le scénario",
 		File: "send_scenario.py", Groups: []string{groupUser}},
-	{XMLID: "action_config_sync_templates", Model: "whatsapp.config", NameEN: "Sync the templates", NameFR: "Synchroniser les templates",
+	{XMLID: "action_config_sync_templates", Model: "whatsapp.config", NameEN: "Sync the templates", NameFR: "Synchroniser les modèles",
 		File: "sync_templates.py", Groups: []string{groupManager}},
 }

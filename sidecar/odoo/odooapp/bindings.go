@@ -7,21 +7,24 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// The rule that shows or hides a switched action, and the sync that applies it, are
+// SQL functions of migration 022_action_bindings.sql, which a trigger on
+// whatsapp_config also runs in the transaction that changes a configuration: the
+// Action menu follows the switches whether the daemon runs or not, and Go applies the
+// very same rule.
+const (
+	actionShownSQL  = `SELECT whatsapp_sidecar.action_shown($1)`
+	syncBindingsSQL = `SELECT action, switch, shown FROM whatsapp_sidecar.sync_action_bindings()`
+)
+
 // bindingWanted tells whether the actions switched by a whatsapp_config column (for
 // instance show_button_in_order) belong in the Action menu: yes when any active
-// configuration has the switch on, or leaves it empty (the seed module's default is
-// on), and yes when there is no active configuration at all, since the sidecar may
-// take its credentials from its environment.
+// configuration has the switch on (an empty switch is off, as Odoo shows it), and yes
+// when there is no active configuration at all, since the sidecar may take its
+// credentials from its environment.
 func bindingWanted(ctx context.Context, tx pgx.Tx, column string) (bool, error) {
-	columns, err := tableColumns(ctx, tx, "whatsapp_config")
-	if err != nil || !columns[column] || !columns["is_active"] {
-		return true, err
-	}
 	var wanted bool
-	err = tx.QueryRow(ctx, fmt.Sprintf(`
-		SELECT NOT EXISTS (SELECT 1 FROM whatsapp_config WHERE is_active)
-		    OR EXISTS (SELECT 1 FROM whatsapp_config WHERE is_active AND COALESCE(%s, true))`, quote(column))).Scan(&wanted)
-	if err != nil {
+	if err := tx.QueryRow(ctx, actionShownSQL, column).Scan(&wanted); err != nil {
 		return false, fmt.Errorf("read whatsapp_config.%s: %w", column, err)
 	}
 	return wanted, nil
@@ -29,7 +32,8 @@ func bindingWanted(ctx context.Context, tx pgx.Tx, column string) (bool, error) 
 
 // SyncBindings shows or hides the "Envoyer par WhatsApp" actions in the Action menu
 // of orders, invoices and contacts, following the show_button_in_* switches of the
-// active configurations. Call it when a whatsapp_config row changes; it changes
+// active configurations. The trigger on whatsapp_config does it already when a row
+// changes; this repairs what changed while the trigger could not see it. It changes
 // nothing when the bindings already match, and otherwise asks Odoo to clear its
 // caches (bindings are cached per model).
 func SyncBindings(ctx context.Context, conn *pgx.Conn) ([]string, error) {
@@ -38,33 +42,22 @@ func SyncBindings(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 	}
 	var report []string
 	err := locked(ctx, conn, func(tx pgx.Tx) error {
-		for _, a := range ServerActions {
-			if a.Switch == "" {
-				continue
-			}
-			wanted, err := bindingWanted(ctx, tx, a.Switch)
-			if err != nil {
-				return err
-			}
-			tag, err := tx.Exec(ctx, `
-				UPDATE ir_act_server s
-				   SET binding_model_id = CASE WHEN $3 THEN s.model_id END, write_uid = 1, write_date = `+nowUTC+`
-				  FROM ir_model_data d
-				 WHERE d.module = $1 AND d.name = $2 AND s.id = d.res_id
-				   AND s.binding_model_id IS DISTINCT FROM CASE WHEN $3 THEN s.model_id END`, Module, a.XMLID, wanted)
-			if err != nil {
-				return fmt.Errorf("bind %s: %w", a.XMLID, err)
-			}
-			if tag.RowsAffected() == 0 {
-				continue
-			}
+		rows, err := tx.Query(ctx, syncBindingsSQL)
+		if err != nil {
+			return err
+		}
+		var xmlid, column string
+		var shown bool
+		_, err = pgx.ForEachRow(rows, []any{&xmlid, &column, &shown}, func() error {
 			verb := "hid"
-			if wanted {
+			if shown {
 				verb = "showed"
 			}
-			report = append(report, fmt.Sprintf("%s %q in the Action menu of %s (whatsapp_config.%s)", verb, a.NameFR, a.Model, a.Switch))
-		}
-		return nil
+			a := serverAction(xmlid)
+			report = append(report, fmt.Sprintf("%s %q in the Action menu of %s (whatsapp_config.%s)", verb, a.NameFR, a.Model, column))
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sync action bindings: %w", err)
@@ -73,4 +66,14 @@ func SyncBindings(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 		report = append(report, signal(ctx, conn, cacheSignal))
 	}
 	return report, nil
+}
+
+// serverAction returns the ServerAction of an external id (without the module).
+func serverAction(xmlid string) ServerAction {
+	for _, a := range ServerActions {
+		if a.XMLID == xmlid {
+			return a
+		}
+	}
+	return ServerAction{XMLID: xmlid, Model: "?", NameFR: xmlid}
 }

@@ -40,7 +40,7 @@ func upsertField(ctx context.Context, tx pgx.Tx, modelID int, f Field, hasTracki
 		optional("relation_field", f.RelationField),
 		optional("on_delete", f.OnDelete),
 		boolean("required", f.Required),
-		boolean("readonly", f.Readonly),
+		boolean("readonly", f.Readonly || f.Compute != ""),
 		boolean("index", f.Index),
 		boolean("store", f.Store()),
 		boolean("copied", f.Copied()),

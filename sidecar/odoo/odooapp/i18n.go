@@ -11,10 +11,11 @@ import (
 // language. A term missing here fails the tests; a term that stays the same in French
 // maps to itself.
 var viewTermsFR = map[string]string{
-	"Action type":                          "Type d'action",
-	"Active":                               "Active",
-	"Approved":                             "Approuvés",
-	"Archived":                             "Archivé",
+	"Action type": "Type d'action",
+	"Active":      "Active",
+	"Approved":    "Approuvés",
+	"Archived":    "Archivé",
+	"An empty box sends the built-in text shown in it, in the language of the messages. Words in braces, such as {partner_name}, are filled in when the message is sent.": "Une case vide envoie le texte intégré qu'elle affiche, dans la langue des messages. Les mots entre accolades, comme {partner_name}, sont remplacés à l'envoi.",
 	"Automatic answer":                     "Réponse automatique",
 	"Automatic messages":                   "Messages automatiques",
 	"Button":                               "Bouton",
@@ -74,10 +75,10 @@ var viewTermsFR = map[string]string{
 	"Sent":                                 "Envoyés",
 	"Status":                               "Statut",
 	"Technical":                            "Technique",
-	"Template":                             "Template",
-	"Template parameters":                  "Paramètres du template",
-	"Template components":                  "Composants du template",
-	"Templates":                            "Templates",
+	"Template":                             "Modèle",
+	"Template parameters":                  "Paramètres du modèle WhatsApp",
+	"Template components":                  "Composants du modèle WhatsApp",
+	"Templates":                            "Modèles",
 	"Text":                                 "Texte",
 	"Texts":                                "Textes",
 	"The message sent with the buttons...": "Le message envoyé avec les boutons...",
@@ -87,7 +88,7 @@ var viewTermsFR = map[string]string{
 	"Unpaid reminders":                     "Rappels d'impayés",
 	"Wave":                                 "Wave",
 	"Webhook":                              "Webhook",
-	"What this template is for...":         "À quoi sert ce template...",
+	"What this template is for...":         "À quoi sert ce modèle...",
 	"WhatsApp":                             "WhatsApp",
 	"WhatsApp Business":                    "WhatsApp Business",
 	"WhatsApp Button Action":               "Action de bouton WhatsApp",
@@ -98,8 +99,8 @@ var viewTermsFR = map[string]string{
 	"WhatsApp Conversations":               "Conversations WhatsApp",
 	"WhatsApp Message":                     "Message WhatsApp",
 	"WhatsApp Messages":                    "Messages WhatsApp",
-	"WhatsApp Template":                    "Template WhatsApp",
-	"WhatsApp Templates":                   "Templates WhatsApp",
+	"WhatsApp Template":                    "Modèle WhatsApp",
+	"WhatsApp Templates":                   "Modèles WhatsApp",
 	"With a contact":                       "Avec un contact",
 	"Write the message, save, then choose Action &gt; Send.": "Écrivez le message, enregistrez, puis choisissez Action &gt; Envoyer.",
 	"Your message...":        "Votre message...",
@@ -109,6 +110,16 @@ var viewTermsFR = map[string]string{
 	"e.g. Customer support":  "ex. Support client",
 	"sale.order":             "sale.order",
 }
+
+// frTerms are viewTermsFR and the built-in texts the configuration's boxes show,
+// which stay as they are.
+var frTerms = func() map[string]string {
+	terms := defaultTextTerms()
+	for en, fr := range viewTermsFR {
+		terms[en] = fr
+	}
+	return terms
+}()
 
 var (
 	viewTermAttr = regexp.MustCompile(`\b(string|placeholder|help|title|confirm)="([^"]*)"`)

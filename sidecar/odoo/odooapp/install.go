@@ -169,7 +169,7 @@ func (in *installer) view(ctx context.Context, v View) error {
 		integer("priority", v.Priority),
 		text("mode", "primary"),
 		null("inherit_id", "int4"),
-		{name: "arch_db", cast: "jsonb", val: translations(arch, translateArch(arch, viewTermsFR))},
+		{name: "arch_db", cast: "jsonb", val: translations(arch, translateArch(arch, frTerms))},
 		boolean("active", true),
 	}}
 	if v.Inherit != "" {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/install"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
@@ -191,58 +193,163 @@ func TestInstallNeverRegistersAFieldWithoutItsColumn(t *testing.T) {
 	}
 }
 
-// The show_button_in_* switches of the active configuration show or hide "Envoyer
-// par WhatsApp" in the Action menu of orders, invoices and contacts.
-func TestSyncBindingsFollowsTheActiveConfiguration(t *testing.T) {
+// switchedActions is, per model, whether its "Envoyer par WhatsApp" is in the Action
+// menu: "account.move=true res.partner=true sale.order=true".
+func switchedActions(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	return strings.Join(mustRows(t, conn, `
+		SELECT s.model_name || '=' || (s.binding_model_id IS NOT NULL) FROM ir_act_server s
+		JOIN ir_model_data d ON d.res_id = s.id AND d.module = 'whatsapp_sidecar' AND d.model = 'ir.actions.server'
+		WHERE d.name LIKE 'action_send_%' ORDER BY 1`), " ")
+}
+
+func cacheSignal(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	return mustRows(t, conn, `SELECT last_value::text FROM base_cache_signaling`)[0]
+}
+
+// A user unticks a switch in Odoo's configuration form, with no sidecar running: its
+// action leaves the Action menu of its model, and only its own, and Odoo is told to
+// drop its cached menus, in that same transaction; ticking it again brings it back.
+func TestSwitchesShowAndHideTheirActionWithoutTheDaemon(t *testing.T) {
+	t.Parallel()
+	conn := installed(t)
+	// As Odoo's form creates it: every switch on (the window action's defaults).
+	mustExec(t, conn, `INSERT INTO whatsapp_config (name, phone_number_id, unpaid_invoice_days, is_active,
+		show_button_in_order, show_button_in_invoice, show_button_in_partner) VALUES ('WA', '1', 7, true, true, true, true)`)
+	all := "account.move=true res.partner=true sale.order=true"
+	if got := switchedActions(t, conn); got != all {
+		t.Fatalf("all switches on: %s, want %s", got, all)
+	}
+	switched := 0
+	for _, a := range odooapp.ServerActions {
+		if a.Switch == "" {
+			continue
+		}
+		switched++
+		t.Run(a.Switch, func(t *testing.T) {
+			before := cacheSignal(t, conn)
+			mustExec(t, conn, `UPDATE whatsapp_config SET `+a.Switch+` = false`)
+			want := strings.Replace(all, a.Model+"=true", a.Model+"=false", 1)
+			if got := switchedActions(t, conn); got != want {
+				t.Errorf("%s off: %s, want %s", a.Switch, got, want)
+			}
+			if cacheSignal(t, conn) == before {
+				t.Errorf("%s off: base_cache_signaling stayed %s: Odoo keeps showing its cached Action menu", a.Switch, before)
+			}
+			before = cacheSignal(t, conn)
+			mustExec(t, conn, `UPDATE whatsapp_config SET `+a.Switch+` = true`)
+			if got := switchedActions(t, conn); got != all {
+				t.Errorf("%s on again: %s, want %s", a.Switch, got, all)
+			}
+			if cacheSignal(t, conn) == before {
+				t.Errorf("%s on again: base_cache_signaling stayed %s", a.Switch, before)
+			}
+		})
+	}
+	if switched != 3 {
+		t.Errorf("%d switched actions, want 3 (orders, invoices, contacts)", switched)
+	}
+	// A change that moves no action (a text) does not clear Odoo's caches.
+	before := cacheSignal(t, conn)
+	mustExec(t, conn, `UPDATE whatsapp_config SET text_order_created = 'Bonjour'`)
+	if after := cacheSignal(t, conn); after != before {
+		t.Errorf("editing a text bumped base_cache_signaling from %s to %s", before, after)
+	}
+}
+
+// A role that may change configurations but not Odoo's actions (the sidecar's own,
+// an integration's) still switches the actions: the trigger must not refuse its write.
+func TestSwitchesWorkForARoleWithoutRightsOnOdoosActions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t, pgtest.Sidecar)
+	conn := db.Conn(t)
+	// Roles belong to the server, not the database: one per test database.
+	role := pgx.Identifier{db.Name + "_config_writer"}.Sanitize()
+	mustExec(t, conn, `CREATE ROLE `+role)
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(ctx)
+		for _, stmt := range []string{`DROP OWNED BY ` + role, `DROP ROLE ` + role} {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+	mustExec(t, conn, `GRANT SELECT, INSERT, UPDATE ON whatsapp_config TO `+role)
+	mustExec(t, conn, `GRANT USAGE ON SCHEMA whatsapp_sidecar TO `+role)
+	mustExec(t, conn, `INSERT INTO whatsapp_config (name, phone_number_id, unpaid_invoice_days) VALUES ('WA', '1', 7)`)
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL ROLE `+role); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE whatsapp_config SET show_button_in_order = false`)
+		return err // the trigger runs at commit, still as the role
+	})
+	if err != nil {
+		t.Fatalf("the role's update: %v", err)
+	}
+	if got := switchedActions(t, conn); got != "account.move=true res.partner=true sale.order=false" {
+		t.Errorf("after the role switched orders off: %s", got)
+	}
+}
+
+// The show_button_in_* switches of the active configurations show or hide "Envoyer
+// par WhatsApp" in the Action menu of orders, invoices and contacts as Odoo shows
+// them: an empty switch is an unticked box, so it hides its action, and a row
+// written without them (the demo's) gets them on, as Odoo's form would.
+func TestActionsFollowTheActiveConfigurations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	conn := installed(t)
-	bound := func() string {
-		return strings.Join(mustRows(t, conn, `
-			SELECT s.model_name || '=' || (s.binding_model_id IS NOT NULL) FROM ir_act_server s
-			JOIN ir_model_data d ON d.res_id = s.id AND d.module = 'whatsapp_sidecar' AND d.model = 'ir.actions.server'
-			WHERE d.name LIKE 'action_send_%' ORDER BY 1`), " ")
-	}
-	if got := bound(); got != "account.move=true res.partner=true sale.order=true" {
+	if got := switchedActions(t, conn); got != "account.move=true res.partner=true sale.order=true" {
 		t.Fatalf("with no configuration: %s, want all shown", got)
 	}
 	cases := []struct {
-		name, sql, want, report string
+		name, sql, want string
 	}{
-		{"order switch off", `INSERT INTO whatsapp_config (name, phone_number_id, unpaid_invoice_days, is_active, show_button_in_order, show_button_in_invoice, show_button_in_partner)
-			VALUES ('WA', '1', 7, true, false, true, NULL)`, "account.move=true res.partner=true sale.order=false", `hid "Envoyer par WhatsApp" in the Action menu of sale.order`},
-		{"another company's config has it on", `INSERT INTO whatsapp_config (name, phone_number_id, unpaid_invoice_days, is_active, show_button_in_order, company_id)
-			VALUES ('WA 2', '2', 7, true, true, 2)`, "account.move=true res.partner=true sale.order=true", `showed "Envoyer par WhatsApp" in the Action menu of sale.order`},
+		{"order switch off, partner switch empty", `INSERT INTO whatsapp_config (name, phone_number_id, unpaid_invoice_days, is_active, show_button_in_order, show_button_in_invoice, show_button_in_partner)
+			VALUES ('WA', '1', 7, true, false, true, NULL)`, "account.move=true res.partner=false sale.order=false"},
+		{"another company's config has them on", `INSERT INTO whatsapp_config (name, phone_number_id, unpaid_invoice_days, is_active, company_id)
+			VALUES ('WA 2', '2', 7, true, 2)`, "account.move=true res.partner=true sale.order=true"},
 		{"all switches off", `UPDATE whatsapp_config SET show_button_in_order = false, show_button_in_invoice = false, show_button_in_partner = false`,
-			"account.move=false res.partner=false sale.order=false", "base_cache_signaling"},
-		{"no active configuration", `UPDATE whatsapp_config SET is_active = false`, "account.move=true res.partner=true sale.order=true", `showed "Envoyer par WhatsApp" in the Action menu of res.partner`},
+			"account.move=false res.partner=false sale.order=false"},
+		{"no active configuration", `UPDATE whatsapp_config SET is_active = false`, "account.move=true res.partner=true sale.order=true"},
+		{"an active one again", `UPDATE whatsapp_config SET is_active = true WHERE name = 'WA'`, "account.move=false res.partner=false sale.order=false"},
 	}
 	for _, c := range cases {
 		mustExec(t, conn, c.sql)
-		report, err := odooapp.SyncBindings(ctx, conn)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		if got := bound(); got != c.want {
+		if got := switchedActions(t, conn); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
-		if !strings.Contains(strings.Join(report, "\n"), c.report) {
-			t.Errorf("%s: report %q lacks %q", c.name, report, c.report)
-		}
+		// The trigger did it: the daemon's sync finds nothing left to do.
 		if again, err := odooapp.SyncBindings(ctx, conn); err != nil || len(again) > 0 {
-			t.Errorf("%s: second sync %v, %v; want nothing", c.name, again, err)
+			t.Errorf("%s: sync after the trigger %v, %v; want nothing", c.name, again, err)
 		}
 	}
-	// migrate keeps the bindings the switches chose.
-	mustExec(t, conn, `UPDATE whatsapp_config SET is_active = true`)
-	if _, err := odooapp.SyncBindings(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	report, err := odooapp.Install(ctx, conn)
+	// What changed while the trigger was off (a restore, a bulk load with triggers
+	// disabled), the daemon's sync repairs, and says so.
+	mustExec(t, conn, `ALTER TABLE whatsapp_config DISABLE TRIGGER whatsapp_sidecar_sync_bindings`)
+	mustExec(t, conn, `UPDATE whatsapp_config SET show_button_in_order = true`)
+	mustExec(t, conn, `ALTER TABLE whatsapp_config ENABLE TRIGGER whatsapp_sidecar_sync_bindings`)
+	report, err := odooapp.SyncBindings(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := bound(); got != "account.move=false res.partner=false sale.order=false" || !strings.Contains(strings.Join(report, "\n"), "ir_act_server: 7 rows (unchanged)") {
+	if got := switchedActions(t, conn); got != "account.move=false res.partner=false sale.order=true" {
+		t.Errorf("after the sync: %s", got)
+	}
+	for _, want := range []string{`showed "Envoyer par WhatsApp" in the Action menu of sale.order (whatsapp_config.show_button_in_order)`, "base_cache_signaling"} {
+		if !strings.Contains(strings.Join(report, "\n"), want) {
+			t.Errorf("sync report %q lacks %q", report, want)
+		}
+	}
+	// migrate keeps the bindings the switches chose.
+	report, err = odooapp.Install(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := switchedActions(t, conn); got != "account.move=false res.partner=false sale.order=true" || !strings.Contains(strings.Join(report, "\n"), "ir_act_server: 7 rows (unchanged)") {
 		t.Errorf("after migrate: %s\n%s", got, strings.Join(report, "\n"))
 	}
 }

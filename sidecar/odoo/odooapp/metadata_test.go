@@ -35,6 +35,8 @@ func TestRowsSatisfyOdooConstraints(t *testing.T) {
 		{"a relational field names an installed model", `
 			SELECT f.model || '.' || f.name FROM ir_model_fields f WHERE f.state = 'manual' AND f.ttype IN ('many2one', 'one2many')
 			AND (f.model LIKE 'whatsapp.%') AND NOT EXISTS (SELECT 1 FROM ir_model m WHERE m.model = f.relation)`},
+		{"a computed field is read-only, as Odoo makes its own (a manual field's readonly is taken as written)", `
+			SELECT model || '.' || name FROM ir_model_fields WHERE state = 'manual' AND compute IS NOT NULL AND NOT readonly`},
 		{"a many2one has an on_delete Odoo knows", `
 			SELECT model || '.' || name FROM ir_model_fields WHERE state = 'manual' AND ttype = 'many2one'
 			AND model LIKE 'whatsapp.%' AND on_delete NOT IN ('set null', 'cascade', 'restrict')`},
@@ -119,7 +121,7 @@ func TestMenusFormTheWhatsAppApp(t *testing.T) {
 		"WhatsApp [WhatsApp] base.group_user",
 		"WhatsApp > Messages [Messages]",
 		"WhatsApp > Conversations [Conversations]",
-		"WhatsApp > Templates [Templates]",
+		"WhatsApp > Templates [Modèles]",
 		"WhatsApp > Button actions [Actions des boutons] base.group_system",
 		"WhatsApp > Scenarios [Scénarios]",
 		"WhatsApp > Configuration [Configuration] base.group_system",
@@ -135,7 +137,7 @@ func TestFieldRowsAreWhatOdooReflects(t *testing.T) {
 	t.Parallel()
 	conn := installed(t)
 	cases := []struct{ model, field, want string }{
-		{"whatsapp.message", "status", `selection Statut interne required=false store=true selectable=true copied=true`},
+		{"whatsapp.message", "status", `selection Statut required=false store=true selectable=true copied=true`},
 		{"whatsapp.message", "direction", `selection Direction required=true store=true selectable=true copied=true`},
 		{"whatsapp.message", "contact_id", `many2one Contact required=false store=true selectable=true copied=true res.partner set null index=true`},
 		{"whatsapp.message", "wa_message_id", `char ID Message WhatsApp required=false store=true selectable=true copied=false`},

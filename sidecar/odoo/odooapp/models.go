@@ -25,7 +25,7 @@ func (m Model) Table() string { return strings.ReplaceAll(m.Name, ".", "_") }
 type Field struct {
 	Model   string // Odoo model, e.g. "sale.order"
 	Name    string // column name
-	Type    string // Odoo ttype: boolean, char, datetime, integer, many2one, one2many, selection, text
+	Type    string // Odoo ttype: boolean, char, datetime, integer, many2one, one2many, reference, selection, text
 	LabelEN string
 	LabelFR string
 	HelpEN  string
@@ -44,7 +44,9 @@ type Field struct {
 	Selection []Option
 
 	// Compute is the body of a non-stored computed field, Python run by Odoo's
-	// safe_eval with `self` bound; Depends lists its dependencies.
+	// safe_eval with `self` bound; Depends lists its dependencies. Such a field is
+	// registered read-only: Odoo makes its own computed fields so, but takes a manual
+	// field's readonly as written, and would offer to edit what it cannot save.
 	Compute string
 	Depends string
 }
@@ -140,15 +142,15 @@ var configModel = Model{
 		field("is_active", "boolean", "Active", "Actif",
 			help("The sidecar uses the active configuration of the record's company.", "Le sidecar utilise la configuration active de la société du document.")),
 		many2one("company_id", "res.company", "set null", "Company", "Société"),
-		field("facebook_app_id", "char", "Facebook App ID", "Facebook App ID"),
-		field("facebook_app_secret", "char", "Facebook App Secret", "Facebook App Secret",
+		field("facebook_app_id", "char", "Facebook App ID", "ID de l'application Facebook"),
+		field("facebook_app_secret", "char", "Facebook App Secret", "Secret de l'application Facebook",
 			help("Checks the signature of Meta's webhooks. The sidecar's environment wins over this field.", "Vérifie la signature des webhooks de Meta. L'environnement du sidecar l'emporte sur ce champ.")),
-		field("whatsapp_business_account_id", "char", "WhatsApp Business Account ID", "WhatsApp Business Account ID"),
-		field("phone_number_id", "char", "Phone Number ID", "Phone Number ID", required),
-		field("access_token", "char", "Access Token (permanent)", "Access Token (permanent)",
-			help("System user token. The sidecar's environment wins over this field.", "Token d'utilisateur système. L'environnement du sidecar l'emporte sur ce champ.")),
-		field("verify_token", "char", "Webhook Verify Token", "Verify Token Webhook",
-			help("Token Meta sends to verify the webhook.", "Token utilisé par Meta pour vérifier le webhook")),
+		field("whatsapp_business_account_id", "char", "WhatsApp Business Account ID", "ID du compte WhatsApp Business"),
+		field("phone_number_id", "char", "Phone Number ID", "ID du numéro de téléphone", required),
+		field("access_token", "char", "Access Token (permanent)", "Jeton d'accès (permanent)",
+			help("System user token. The sidecar's environment wins over this field.", "Jeton d'un utilisateur système. L'environnement du sidecar l'emporte sur ce champ.")),
+		field("verify_token", "char", "Webhook Verify Token", "Jeton de vérification du webhook",
+			help("Token Meta sends to verify the webhook.", "Jeton que Meta envoie pour vérifier le webhook.")),
 		field("webhook_url", "char", "Webhook URL", "URL Webhook",
 			help("Public URL given to Meta, e.g. https://example.com/whatsapp/webhook", "URL publique exposée à Meta (ex : https://example.com/whatsapp/webhook)")),
 		field("default_country_code", "char", "Default country code", "Indicatif pays par défaut",
@@ -167,7 +169,7 @@ var configModel = Model{
 		field("show_button_in_order", "boolean", "\"Send by WhatsApp\" on orders", "Afficher le bouton WhatsApp dans les commandes"),
 		field("show_button_in_invoice", "boolean", "\"Send by WhatsApp\" on invoices", "Afficher le bouton WhatsApp dans les factures"),
 		field("show_button_in_partner", "boolean", "\"Send by WhatsApp\" on contacts", "Afficher le bouton WhatsApp dans les partenaires"),
-		many2one("template_invoice_id", "whatsapp.template", "set null", "Invoice template", "Template pour envoi factures"),
+		many2one("template_invoice_id", "whatsapp.template", "set null", "Invoice template", "Modèle pour l'envoi des factures"),
 		field("payment_wave_enabled", "boolean", "Wave payment button", "Bouton de paiement Wave"),
 		field("payment_wave_text", "text", "Wave payment details", "Détails du paiement Wave"),
 		field("payment_orange_enabled", "boolean", "Orange Money payment button", "Bouton de paiement Orange Money"),
@@ -182,17 +184,17 @@ var configModel = Model{
 		field("text_invoice_residual", "text", "Text: payment received", "Texte : paiement reçu"),
 		field("text_invoice_paid", "text", "Text: invoice paid", "Texte : facture payée"),
 		field("text_invoice_reminder", "text", "Text: unpaid invoice reminder", "Texte : rappel de facture impayée"),
-		field("template_sync_requested_at", "datetime", "Template sync requested on", "Synchronisation des templates demandée le", readonly),
-		field("templates_synced_at", "datetime", "Templates synced on", "Templates synchronisés le", readonly),
+		field("template_sync_requested_at", "datetime", "Template sync requested on", "Synchronisation des modèles demandée le", readonly),
+		field("templates_synced_at", "datetime", "Templates synced on", "Modèles synchronisés le", readonly),
 	},
 }
 
 var templateModel = Model{
-	Name: "whatsapp.template", LabelEN: "WhatsApp Template", LabelFR: "Template WhatsApp (référence Odoo)",
+	Name: "whatsapp.template", LabelEN: "WhatsApp Template", LabelFR: "Modèle WhatsApp",
 	Order: "name, id", Info: "A message template approved by Meta, as synced by the sidecar.",
 	Fields: []Field{
 		field("name", "char", "Internal name", "Nom interne Odoo", required),
-		field("wa_name", "char", "WhatsApp template name (Meta)", "Nom template WhatsApp (Meta)", required),
+		field("wa_name", "char", "WhatsApp template name (Meta)", "Nom du modèle chez Meta", required),
 		field("language_code", "char", "Language", "Langue"),
 		selection("category", "Category", "Catégorie", []Option{
 			{"MARKETING", "Marketing", "Marketing"},
@@ -217,8 +219,8 @@ var templateModel = Model{
 		field("parameter_format", "char", "Parameter format", "Format des paramètres", readonly),
 		field("components", "text", "Components (JSON, from Meta)", "Composants (JSON, depuis Meta)", readonly),
 		field("notification_kind", "char", "Used for notification", "Utilisé pour la notification",
-			help("The notification this template replaces outside the 24-hour window, e.g. invoice_posted.", "La notification que ce template remplace hors de la fenêtre de 24 heures, ex. invoice_posted.")),
-		field("meta_template_id", "char", "Meta template ID", "ID template Meta", readonly),
+			help("The notification this template replaces outside the 24-hour window, e.g. invoice_posted.", "La notification que ce modèle remplace hors de la fenêtre de 24 heures, ex. invoice_posted.")),
+		field("meta_template_id", "char", "Meta template ID", "ID du modèle chez Meta", readonly),
 		many2one("config_id", "whatsapp.config", "set null", "Configuration", "Configuration"),
 		field("last_synced_at", "datetime", "Last synced on", "Dernière synchronisation", readonly),
 	},
@@ -235,7 +237,7 @@ var conversationModel = Model{
 		field("wa_id", "char", "WhatsApp ID", "ID WhatsApp", readonly),
 		many2one("config_id", "whatsapp.config", "set null", "Configuration", "Configuration"),
 		field("last_inbound_at", "datetime", "Last customer message", "Dernier message du client", readonly,
-			help("Free-form messages are allowed for 24 hours after it; later, only templates.", "Les messages libres sont permis 24 heures après ; ensuite, seulement des templates.")),
+			help("Free-form messages are allowed for 24 hours after it; later, only templates.", "Les messages libres sont permis 24 heures après ; ensuite, seulement des modèles.")),
 		field("last_message_at", "datetime", "Last message", "Dernier message", readonly),
 		field("opt_out", "boolean", "Opted out", "Désinscrit",
 			help("The customer sent an opt-out keyword (STOP) from this number.", "Le client a envoyé un mot-clé de désinscription (STOP) depuis ce numéro.")),
@@ -263,6 +265,91 @@ var messageStatuses = []Option{
 	{"error", "Error", "Erreur"},
 }
 
+// documentModels are the models a message's res_model names: what the sidecar and
+// the actions write (orders, invoices, conversations, scenarios) and contacts, which
+// an integrator may queue a message about.
+var documentModels = []Option{
+	{"sale.order", "Sales Order", "Bon de commande"},
+	{"account.move", "Invoice", "Facture"},
+	{"res.partner", "Contact", "Contact"},
+	{"whatsapp.conversation", "WhatsApp Conversation", "Conversation WhatsApp"},
+	{"whatsapp.interactive.scenario", "Interactive Scenario", "Scénario interactif"},
+}
+
+// resourceRefCompute links each message to its document, one search per model, and
+// leaves the link empty where the document was deleted or the user may not read it
+// (Odoo would otherwise fail the whole form on the document's name_get).
+func resourceRefCompute(models []Option) string {
+	return "found = {}\n" +
+		"for model in set(self.mapped('res_model')):\n" +
+		"    if model in " + pythonTuple(models) + " and model in self.env and self.env[model].check_access_rights('read', raise_exception=False):\n" +
+		"        ids = []\n" +
+		"        for rec in self:\n" +
+		"            if rec.res_model == model and rec.res_id:\n" +
+		"                ids.append(rec.res_id)\n" +
+		"        found[model] = set(self.env[model].with_context(active_test=False).search([('id', 'in', ids)]).ids)\n" +
+		"for rec in self:\n" +
+		"    if rec.res_id and rec.res_id in found.get(rec.res_model, ()):\n" +
+		"        rec['resource_ref'] = '%s,%s' % (rec.res_model, rec.res_id)\n" +
+		"    else:\n" +
+		"        rec['resource_ref'] = False"
+}
+
+// messageKinds are the values of whatsapp_message.kind the sidecar writes:
+// notifications (package notify), intents queued from Odoo, and the answers to a
+// customer's click or keyword (the reply_* texts).
+var messageKinds = []Option{
+	{"order_created", "Order created", "Commande créée"},
+	{"order_summary", "Order sent from Odoo", "Commande envoyée depuis Odoo"},
+	{"order_confirmed", "Order confirmed", "Commande confirmée"},
+	{"order_cancelled", "Order cancelled", "Commande annulée"},
+	{"order_details", "Order details", "Détail de la commande"},
+	{"invoice_posted", "Invoice posted", "Facture validée"},
+	{"invoice_buttons", "Invoice payment buttons", "Boutons de paiement de la facture"},
+	{"invoice_pdf", "Invoice PDF", "Facture PDF"},
+	{"invoice_residual", "Payment received", "Paiement reçu"},
+	{"invoice_paid", "Invoice paid", "Facture payée"},
+	{"invoice_reminder", "Unpaid invoice reminder", "Rappel de facture impayée"},
+	{"scenario", "Interactive scenario", "Scénario interactif"},
+	{"reply_order_validated", "Reply: order confirmed", "Réponse : commande confirmée"},
+	{"reply_order_cancelled", "Reply: order cancelled", "Réponse : commande annulée"},
+	{"reply_order_already_confirmed", "Reply: order already confirmed", "Réponse : commande déjà confirmée"},
+	{"reply_order_already_cancelled", "Reply: order already cancelled", "Réponse : commande déjà annulée"},
+	{"reply_order_not_cancellable", "Reply: order no longer cancellable", "Réponse : commande non annulable"},
+	{"reply_order_confirm_failed", "Reply: order not confirmed", "Réponse : échec de la confirmation"},
+	{"reply_order_cancel_failed", "Reply: order not cancelled", "Réponse : échec de l'annulation"},
+	{"reply_order_details", "Reply: order details", "Réponse : détail de la commande"},
+	{"reply_record_not_found", "Reply: document not found", "Réponse : document introuvable"},
+	{"reply_payment_wave", "Reply: Wave payment", "Réponse : paiement Wave"},
+	{"reply_payment_orange", "Reply: Orange Money payment", "Réponse : paiement Orange Money"},
+	{"reply_payment_unavailable", "Reply: payment unavailable", "Réponse : paiement indisponible"},
+	{"reply_invoice_already_paid", "Reply: invoice already paid", "Réponse : facture déjà payée"},
+	{"reply_scenario", "Reply: scenario step", "Réponse : étape de scénario"},
+	{"reply_message", "Reply: button action", "Réponse : action de bouton"},
+	{"reply_callback", "Reply: from the callback URL", "Réponse : de l'URL de rappel"},
+	{"reply_opt_out", "Reply: unsubscribed", "Réponse : désinscription"},
+	{"reply_opt_in", "Reply: subscribed again", "Réponse : réinscription"},
+}
+
+// kindLabelCompute copies kind into the selection where it is one of kinds; a value
+// outside the selection would fail the read.
+func kindLabelCompute(kinds []Option) string {
+	return "for rec in self:\n" +
+		"    rec['kind_label'] = rec.kind in " + pythonTuple(kinds) + " and rec.kind or False"
+}
+
+// pythonTuple is the values of options as a Python tuple literal; the values are
+// identifiers and model names, which need no escaping.
+func pythonTuple(options []Option) string {
+	var b strings.Builder
+	b.WriteString("(")
+	for _, o := range options {
+		b.WriteString("'" + o.Value + "', ")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
 var messageModel = Model{
 	Name: "whatsapp.message", LabelEN: "WhatsApp Message", LabelFR: "Journal des messages WhatsApp",
 	Order: "create_date desc, id desc", Info: "One WhatsApp message, sent or received. A row with status queued is sent by the sidecar.",
@@ -278,7 +365,7 @@ var messageModel = Model{
 			{"in", "Inbound", "Entrant"},
 			{"out", "Outbound", "Sortant"},
 		}, required),
-		selection("status", "Status", "Statut interne", messageStatuses),
+		selection("status", "Status", "Statut", messageStatuses),
 		selection("message_type", "Message type", "Type de message", []Option{
 			{"text", "Text", "Texte"},
 			{"image", "Image", "Image"},
@@ -289,9 +376,9 @@ var messageModel = Model{
 			{"location", "Location", "Localisation"},
 			{"contacts", "Contacts", "Contacts"},
 			{"interactive", "Interactive / buttons", "Interactif / Boutons"},
-			{"button", "Template button", "Bouton de template"},
+			{"button", "Template button", "Bouton de modèle"},
 			{"reaction", "Reaction", "Réaction"},
-			{"template", "Template", "Template"},
+			{"template", "Template", "Modèle"},
 			{"unknown", "Unknown", "Inconnu"},
 		}),
 		many2one("config_id", "whatsapp.config", "set null", "Configuration", "Configuration"),
@@ -301,22 +388,37 @@ var messageModel = Model{
 			help("Empty: the contact's mobile, else phone.", "Vide : le mobile du contact, sinon son téléphone.")),
 		field("contact_name", "char", "Contact name (if available)", "Nom contact (si disponible)"),
 		field("content", "text", "Message", "Contenu du message"),
-		field("res_model", "char", "Related document model", "Modèle du document lié", readonly),
-		field("res_id", "integer", "Related document ID", "ID du document lié", readonly),
-		field("kind", "char", "Notification", "Notification", readonly,
+		field("res_model", "char", "Related document model", "Modèle de document associé", readonly),
+		field("res_id", "integer", "Related document ID", "ID du document associé", readonly),
+		// res_model and res_id as a link Odoo opens, the way Odoo's own rating.rating
+		// shows its document (a computed reference): a manual many2one_reference has no
+		// model_field in Odoo 16, so its widget cannot tell the model.
+		{Name: "resource_ref", Type: "reference", LabelEN: "Related document", LabelFR: "Document associé",
+			Selection: documentModels, Compute: resourceRefCompute(documentModels), Depends: "res_model,res_id"},
+		field("kind", "char", "Notification key", "Clé de notification", readonly,
 			help("What the sidecar renders for an empty message: order_summary, invoice_pdf, scenario, or a notification.", "Ce que le sidecar compose pour un message vide : order_summary, invoice_pdf, scenario, ou une notification.")),
+		// kind stays free text (anyone may queue a row); its label is a computed
+		// selection, so Odoo translates it, empty for a kind it does not know.
+		{Name: "kind_label", Type: "selection", LabelEN: "Notification", LabelFR: "Notification",
+			Selection: messageKinds, Compute: kindLabelCompute(messageKinds), Depends: "kind"},
+		// One line for lists: a multi-line text makes a list row as tall as the message.
+		{Name: "preview", Type: "char", LabelEN: "Preview", LabelFR: "Aperçu",
+			Compute: "for rec in self:\n" +
+				"    text = ' '.join((rec.content or rec.caption or '').split())\n" +
+				"    rec['preview'] = len(text) > 100 and text[:99] + '…' or text",
+			Depends: "content,caption"},
 		field("reply_to_wa_message_id", "char", "In reply to (WhatsApp ID)", "En réponse à (ID WhatsApp)", readonly),
 		field("buttons", "text", "Buttons (JSON)", "Boutons (JSON)", readonly),
-		field("params", "text", "Template parameters (JSON)", "Paramètres du template (JSON)", readonly,
-			help("The values the text was rendered from, to fill an approved template outside the 24-hour window.", "Les valeurs dont le texte a été composé, pour remplir un template approuvé hors de la fenêtre de 24 heures.")),
+		field("params", "text", "Template parameters (JSON)", "Paramètres du modèle WhatsApp (JSON)", readonly,
+			help("The values the text was rendered from, to fill an approved template outside the 24-hour window.", "Les valeurs dont le texte a été composé, pour remplir un modèle approuvé hors de la fenêtre de 24 heures.")),
 		many2one("attachment_id", "ir.attachment", "set null", "Attachment", "Pièce jointe", readonly),
 		field("media_id", "char", "Media ID (Meta)", "ID Média (Meta)", readonly),
 		field("media_url", "char", "Media URL", "URL Média (si lien)", readonly),
 		field("media_mime_type", "char", "MIME type", "Type MIME", readonly),
 		field("caption", "char", "Caption", "Légende média"),
-		field("template_name", "char", "Template name", "Nom du template"),
-		field("template_language", "char", "Template language", "Langue du template"),
-		field("template_components", "text", "Template components (JSON)", "Components template (JSON)"),
+		field("template_name", "char", "Template name", "Nom du modèle WhatsApp"),
+		field("template_language", "char", "Template language", "Langue du modèle WhatsApp"),
+		field("template_components", "text", "Template components (JSON)", "Composants du modèle WhatsApp (JSON)"),
 		field("wa_message_id", "char", "WhatsApp message ID", "ID Message WhatsApp", readonly),
 		field("wa_conversation_id", "char", "WhatsApp conversation ID", "ID Conversation", readonly),
 		field("wa_status", "char", "Raw WhatsApp status", "Statut WhatsApp brut", readonly),

@@ -2,7 +2,12 @@ package odooapp
 
 import (
 	"embed"
+	"encoding/xml"
 	"path"
+	"regexp"
+	"strings"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 )
 
 //go:embed views/*.xml
@@ -26,14 +31,47 @@ type View struct {
 	File    string // under views/
 }
 
-// Arch returns the view's XML.
+// Arch returns the view's XML, with each $default_text(lang, key) replaced by the
+// built-in text of that key in that language (package texts), escaped for an
+// attribute: the configuration's text boxes show what an empty box sends.
 func (v View) Arch() string {
 	b, err := viewFiles.ReadFile(path.Join("views", v.File))
 	if err != nil {
 		// The files are embedded and checked by the tests; a missing one is a build mistake.
 		panic(err)
 	}
-	return string(b)
+	return defaultTextToken.ReplaceAllStringFunc(string(b), func(token string) string {
+		m := defaultTextToken.FindStringSubmatch(token)
+		return defaultTextAttr(texts.Lang(m[1]), m[2])
+	})
+}
+
+var defaultTextToken = regexp.MustCompile(`\$default_text\((fr|en), ([a-z_]+)\)`)
+
+// defaultTextAttr is the built-in text of key in lang as an XML attribute value;
+// the newlines stay (&#10;), and a text area shows them in its placeholder.
+func defaultTextAttr(lang texts.Lang, key string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(texts.Get(lang, key)))
+	return b.String()
+}
+
+// defaultTextTerms are the built-in texts as they stand in the archs: the same in
+// every language of the views, since a box shows the text in the configuration's
+// language, not the user's.
+func defaultTextTerms() map[string]string {
+	terms := map[string]string{}
+	for _, v := range Views {
+		raw, err := viewFiles.ReadFile(path.Join("views", v.File))
+		if err != nil {
+			panic(err)
+		}
+		for _, m := range defaultTextToken.FindAllStringSubmatch(string(raw), -1) {
+			t := defaultTextAttr(texts.Lang(m[1]), m[2])
+			terms[t] = t
+		}
+	}
+	return terms
 }
 
 // Views are the screens of the WhatsApp app and its tabs on Odoo's forms.

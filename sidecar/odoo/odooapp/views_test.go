@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooapp"
 )
 
@@ -146,6 +147,136 @@ func TestViewTermsHaveFrench(t *testing.T) {
 		for _, term := range odooapp.ViewTerms(v.Arch()) {
 			if _, ok := odooapp.ViewTermsFR()[term]; !ok {
 				t.Errorf("view %s: term %q has no French translation", v.XMLID, term)
+			}
+		}
+	}
+}
+
+// A list row is one line: no list view, nor the list of a form's one2many, shows a
+// text field by default, which Odoo's list renders with every line of the text (a
+// column the user must first choose, optional="hide", may: error messages).
+func TestListsShowNoMultilineText(t *testing.T) {
+	t.Parallel()
+	types := map[string]string{}
+	relations := map[string]string{}
+	for _, f := range allFields() {
+		types[f.Model+"."+f.Name] = f.Type
+		if f.Type == "one2many" {
+			relations[f.Model+"."+f.Name] = f.Relation
+		}
+	}
+	for _, v := range odooapp.Views {
+		for _, u := range listFields(t, v.Arch(), v.Model, relations) {
+			if types[u.model+"."+u.name] == "text" {
+				t.Errorf("view %s: a list shows %s.%s, a text field: each row is as tall as its text", v.XMLID, u.model, u.name)
+			}
+		}
+	}
+}
+
+// listFields lists the fields that are columns of a list by default: <field>
+// children of a <tree>, the view's own or a one2many's inline one, unless
+// optional="hide".
+func listFields(t *testing.T, arch, model string, relations map[string]string) []fieldUse {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(arch))
+	type open struct {
+		name, model string
+	}
+	stack := []open{{"", model}}
+	var uses []fieldUse
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return uses
+		}
+		if err != nil {
+			t.Fatalf("arch does not parse: %v", err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			parent := stack[len(stack)-1]
+			current := open{el.Name.Local, parent.model}
+			if el.Name.Local == "field" {
+				hidden := false
+				for _, a := range el.Attr {
+					hidden = hidden || a.Name.Local == "optional" && a.Value == "hide"
+				}
+				for _, a := range el.Attr {
+					if a.Name.Local != "name" {
+						continue
+					}
+					if parent.name == "tree" && !hidden {
+						uses = append(uses, fieldUse{parent.model, a.Value, "list column"})
+					}
+					if rel, ok := relations[parent.model+"."+a.Value]; ok {
+						current.model = rel
+					}
+				}
+			}
+			stack = append(stack, current)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// The configuration's Texts tab shows, in each empty box, the built-in text it
+// overrides, placeholders included, in the configuration's language (French unless
+// lang starts with en, as texts.ParseLang reads it), whatever the user's language.
+func TestConfigTextBoxesShowTheBuiltInText(t *testing.T) {
+	t.Parallel()
+	conn := installed(t)
+	var archs map[string]string
+	row := mustRows(t, conn, `
+		SELECT v.arch_db::text FROM ir_ui_view v JOIN ir_model_data d ON d.res_id = v.id AND d.model = 'ir.ui.view'
+		WHERE d.module = 'whatsapp_sidecar' AND d.name = 'view_whatsapp_config_form'`)
+	if err := json.Unmarshal([]byte(row[0]), &archs); err != nil {
+		t.Fatal(err)
+	}
+	showWhen := map[texts.Lang]string{
+		texts.French:  `{'invisible': [('lang', '=ilike', 'en%')]}`,
+		texts.English: `{'invisible': ['!', ('lang', '=ilike', 'en%')]}`,
+	}
+	for _, lang := range []string{"en_US", "fr_FR"} {
+		boxes := map[string]map[string]string{} // field -> attrs -> placeholder
+		dec := xml.NewDecoder(strings.NewReader(archs[lang]))
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s arch: %v", lang, err)
+			}
+			el, ok := tok.(xml.StartElement)
+			if !ok || el.Name.Local != "field" {
+				continue
+			}
+			a := map[string]string{}
+			for _, at := range el.Attr {
+				a[at.Name.Local] = at.Value
+			}
+			if strings.HasPrefix(a["name"], "text_") {
+				if boxes[a["name"]] == nil {
+					boxes[a["name"]] = map[string]string{}
+				}
+				boxes[a["name"]][a["attrs"]] = a["placeholder"]
+			}
+		}
+		for _, f := range allFields() {
+			if f.Model != "whatsapp.config" || !strings.HasPrefix(f.Name, "text_") {
+				continue
+			}
+			key := strings.TrimPrefix(f.Name, "text_")
+			for textLang, attrs := range showWhen {
+				want := texts.Get(textLang, key)
+				if want == "" {
+					t.Fatalf("%s overrides text %q, which package texts does not have", f.Name, key)
+				}
+				if got := boxes[f.Name][attrs]; got != want {
+					t.Errorf("%s arch: %s shown when the configuration's language is %s has placeholder %q, want %q", lang, f.Name, textLang, got, want)
+				}
 			}
 		}
 	}
