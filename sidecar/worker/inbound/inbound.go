@@ -292,6 +292,7 @@ func (p *Processor) drain(fetch, work context.Context, o *owner.Owner) (int, err
 			break
 		}
 	}
+	wg.Wait()
 	if p.dead.Load() {
 		return total, ErrCrash
 	}
