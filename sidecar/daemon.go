@@ -142,8 +142,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	eventBell, messageBell, configBell, inboxBell, templateBell, recordedBell :=
 		listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell(), listen.NewBell()
 	d.listener = &listen.Listener{
-		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, d.cfg.DatabaseURL.Reveal()) },
-		Logger:  d.logger,
+		Connect: func(ctx context.Context) (*pgx.Conn, error) {
+			return pgx.ConnectConfig(ctx, d.pool.Config().ConnConfig.Copy()) // named whatsapp-sidecar, like the pool
+		},
+		Logger: d.logger,
 	}
 	d.listener.Subscribe(listen.TopicEvent, eventBell)
 	d.listener.Subscribe(listen.TopicMessage, messageBell)

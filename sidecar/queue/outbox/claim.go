@@ -192,6 +192,43 @@ func Release(ctx context.Context, q DBTX, owner int32, ids []int, reason string)
 	return nil
 }
 
+// Leave is what an owner that stops does with the rows it still holds, at once
+// rather than waiting for a rescue: those it never dispatched are queued again,
+// those it dispatched (their answer cut short) wait as unknown under policy.
+func Leave(ctx context.Context, q DBTX, owner int32, policy UnknownPolicy) (Rescued, error) {
+	rows, err := q.Query(ctx, `
+		UPDATE whatsapp_message m SET
+		    status = CASE WHEN m.dispatched_at IS NULL THEN 'queued' ELSE 'unknown' END,
+		    next_attempt_at = CASE WHEN m.dispatched_at IS NULL THEN NULL ELSE `+now+` + make_interval(secs => $2) END,
+		    error_message = CASE WHEN m.dispatched_at IS NULL THEN m.error_message ELSE $3 END,
+		    retry_reason = CASE WHEN m.dispatched_at IS NULL THEN 'shutdown' ELSE m.retry_reason END,
+		    attempts = CASE WHEN m.dispatched_at IS NULL THEN GREATEST(COALESCE(m.attempts, 1) - 1, 0) ELSE m.attempts END,
+		    claimed_by = NULL, write_date = `+now+`
+		WHERE m.status = 'sending' AND m.claimed_by = $1
+		RETURNING m.status`, owner, policy.resendAt(),
+		policy.reason("the sidecar stopped while this send was under way"))
+	if err != nil {
+		return Rescued{}, fmt.Errorf("give back the messages of a stopping sender: %w", err)
+	}
+	return countRescued(rows)
+}
+
+func countRescued(rows pgx.Rows) (Rescued, error) {
+	statuses, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return Rescued{}, err
+	}
+	var r Rescued
+	for _, s := range statuses {
+		if s == StatusQueued {
+			r.Requeued++
+		} else {
+			r.Unknown++
+		}
+	}
+	return r, nil
+}
+
 // Rescued counts what Rescue did.
 type Rescued struct {
 	Requeued int // never dispatched: queued again
@@ -227,17 +264,9 @@ func Rescue(ctx context.Context, q DBTX, policy UnknownPolicy) (Rescued, error) 
 	if err != nil {
 		return Rescued{}, fmt.Errorf("rescue messages of stopped senders: %w", err)
 	}
-	statuses, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	r, err := countRescued(rows)
 	if err != nil {
 		return Rescued{}, fmt.Errorf("rescue messages of stopped senders: %w", err)
-	}
-	var r Rescued
-	for _, s := range statuses {
-		if s == StatusQueued {
-			r.Requeued++
-		} else {
-			r.Unknown++
-		}
 	}
 	return r, nil
 }

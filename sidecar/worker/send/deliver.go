@@ -48,6 +48,9 @@ func (r *run) deliver(c outbox.Claimed) {
 		}
 	}()
 	start := time.Now()
+	if r.hook(func(h *Hooks) error { return callID(h.Started, c.ID) }) {
+		return
+	}
 	acc, err := r.account(c)
 	if err != nil {
 		r.settleError(c, err)

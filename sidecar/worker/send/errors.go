@@ -118,7 +118,15 @@ func (r *run) write(what string, c outbox.Claimed, fn func(ctx context.Context) 
 	if r.dead.Load() {
 		return false
 	}
-	if err := retryDB(r.work, fn); err != nil {
+	ctx := r.work
+	if ctx.Err() != nil {
+		// Cancelled work still records its verdict, once and briefly: the pool is
+		// closed only after every sender has returned.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+	}
+	if err := retryDB(ctx, fn); err != nil {
 		// The row stays 'sending' under an owner that is about to go: rescue makes
 		// it queued (not dispatched) or unknown (dispatched), nothing is lost.
 		r.s.Logger.Error(what+" (the row is rescued when this sender's claims end)", "message", c.ID, "err", err)

@@ -119,7 +119,11 @@ func (rec *recorder) write(batch []outbox.Sent) bool {
 	r := rec.r
 	delay := 200 * time.Millisecond
 	for {
-		ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
+		// Cancelled work still gets one brief attempt: the answers are known.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.work), 5*time.Second)
+		if r.work.Err() != nil {
+			ctx, cancel = context.WithTimeout(context.WithoutCancel(r.work), 2*time.Second)
+		}
 		err := outbox.MarkSent(ctx, r.s.Pool, batch)
 		cancel()
 		if err == nil {

@@ -90,6 +90,7 @@ type Sender struct {
 // the database (the requests already out still reach Meta).
 type Hooks struct {
 	AfterClaim    func(ids []int) error // claimed, nothing sent
+	Started       func(id int) error    // one row's delivery begins (a test may panic here)
 	AfterDispatch func(id int) error    // dispatch recorded, request not yet sent
 	AfterAnswer   func(id int) error    // Meta accepted, answer not yet recorded
 	AfterRecord   func(ids []int) error // answers recorded
@@ -202,10 +203,20 @@ func (s *Sender) runOwned(fetch, work context.Context, drain bool, total *atomic
 	r.dispatch = newDispatcher(r)
 	defer func() {
 		// The requests under way finish (or are cut short by work), then their
-		// answers are recorded, then the owner goes: its claims are void after.
+		// answers are recorded, then what the owner still holds is given back
+		// (a claim whose answer the stop made us miss), then the owner goes.
 		r.inflight.Wait()
 		r.dispatch.stop()
 		r.recorder.stop()
+		if !r.dead.Load() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(work), 5*time.Second)
+			if left, err := outbox.Leave(ctx, s.Pool, o.ID, s.Unknown); err != nil {
+				s.Logger.Warn("giving back the messages still claimed (the next sender rescues them)", "err", err)
+			} else if left.Requeued+left.Unknown > 0 {
+				s.Logger.Info("gave back the messages still claimed", "requeued", left.Requeued, "unknown", left.Unknown)
+			}
+			cancel()
+		}
 		stopWatch()
 		_ = o.Close(context.WithoutCancel(work))
 		if r.dead.Load() {
@@ -229,7 +240,9 @@ func (s *Sender) runOwned(fetch, work context.Context, drain bool, total *atomic
 		room := s.concurrency() - int(r.active.Load())
 		claimed := 0
 		if room > 0 {
-			batch, err := outbox.Claim(fetch, o, min(room, s.BatchSize), 4*min(room, s.BatchSize))
+			// Claimed on work, not fetch: a claim cut short by the stop could
+			// commit without our knowing which rows it took.
+			batch, err := outbox.Claim(work, o, min(room, s.BatchSize), 4*min(room, s.BatchSize))
 			if err != nil {
 				if errors.Is(err, owner.ErrLost) {
 					return err
@@ -244,6 +257,9 @@ func (s *Sender) runOwned(fetch, work context.Context, drain bool, total *atomic
 			}
 			if claimed > 0 && r.hook(func(h *Hooks) error { return callIDs(h.AfterClaim, claimedIDs(batch)) }) {
 				return ErrCrash
+			}
+			if fetch.Err() != nil {
+				break // stopping: Leave gives them back
 			}
 			for _, c := range batch {
 				r.start(c)
