@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
@@ -628,5 +631,38 @@ func TestEdgesAreRecorded(t *testing.T) {
 	b.drain(t)
 	if n := len(b.inbound(t)); n != 2 {
 		t.Errorf("%d inbound rows after a late redelivery", n)
+	}
+}
+
+// A delivery whose processing panics is set aside (parked, with the panic as its
+// reason, counted) and the other deliveries go on.
+func TestPanicParksTheDelivery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.post(t, textFrom(awaWaID, "Awa", "wamid.panics", "Bonjour"))
+	b.post(t, textFrom(awaWaID, "Awa", "wamid.fine", "Merci"))
+	var first int64
+	b.db.QueryRow(t, []any{&first}, `SELECT min(id) FROM whatsapp_sidecar.inbox`)
+	panics := prometheus.NewCounter(prometheus.CounterOpts{Name: "panics"})
+	b.processor.Panics = panics
+	b.processor.Concurrency = 1
+	b.processor.Hooks = &inbound.Hooks{BeforeSettled: func(id int64) error {
+		if id == first {
+			panic("a bad delivery")
+		}
+		return nil
+	}}
+	b.drain(t)
+	var parked int
+	var reason string
+	b.db.QueryRow(t, []any{&parked, &reason}, `SELECT count(*), COALESCE(max(last_error), '') FROM whatsapp_sidecar.inbox
+		WHERE processed_at IS NULL AND available_at = 'infinity'`)
+	if parked != 1 || !strings.Contains(reason, "panic: a bad delivery") {
+		t.Errorf("%d parked deliveries (%q), want 1 with the panic as reason", parked, reason)
+	}
+	var processed int
+	b.db.QueryRow(t, []any{&processed}, `SELECT count(*) FROM whatsapp_sidecar.inbox WHERE processed_at IS NOT NULL`)
+	if processed != 1 || testutil.ToFloat64(panics) != 1 {
+		t.Errorf("%d deliveries processed and %v panics counted, want 1 and 1", processed, testutil.ToFloat64(panics))
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
@@ -263,4 +266,125 @@ func TestProcessorKilledWhileApplyingAStatus(t *testing.T) {
 	l.ownersGone(t)
 	l.settle(t, resend, l.processor(t, nil))
 	l.exactlyOnce(t, resend, l.processor(t, nil), 1)
+}
+
+// retries reads whatsapp_messages_retries_total{reason} from reg.
+func retries(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "whatsapp_messages_retries_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// Meta down (5xx on every request) for as long as it takes every message to be
+// refused several times, then throttling (130429) for a while: everything is
+// delivered afterwards, once each, no message gave up, and the retries show in
+// the metrics. The outage ends on a signal (every row retried), not after a time.
+func TestMetaOutageThenThrottlingDeliversAll(t *testing.T) {
+	t.Parallel()
+	const n = 30
+	l, _ := newLoop(t, n)
+	reg := prometheus.NewRegistry()
+	s := l.sender(t, nil)
+	s.Metrics = send.NewMetrics(reg)
+	s.Backoff = func(int) time.Duration { return 5 * time.Millisecond }
+	s.MaxAttempts = 1000
+	l.emu.Fail5xx(1_000_000, 0) // 131000 with HTTP 500, as Meta's outages answer
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, context.WithoutCancel(ctx)) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	pgtest.Eventually(t, "every message refused three times by the outage", func() bool {
+		return l.count(t, `SELECT count(*) FROM whatsapp_message WHERE attempts >= 3`) == n
+	})
+	outage := retries(t, reg, send.ReasonTransient)
+	l.emu.Fail5xx(0, 0)
+	l.emu.SetThroughputCap(2) // most requests now get 130429
+	pgtest.Eventually(t, "throttling answers", func() bool { return retries(t, reg, send.ReasonTransient) >= outage+20 })
+	l.emu.SetThroughputCap(0)
+	pgtest.Eventually(t, "everything delivered", func() bool {
+		return l.count(t, `SELECT count(*) FROM whatsapp_message WHERE status = 'sent'`) == n
+	})
+	if outage < 3*n {
+		t.Errorf("%v transient retries counted during the outage, want at least %d", outage, 3*n)
+	}
+	if failed := l.count(t, `SELECT count(*) FROM whatsapp_message WHERE status = 'failed'`); failed != 0 {
+		t.Errorf("%d messages gave up", failed)
+	}
+	for body, times := range l.atMeta(t) {
+		if times != 1 {
+			t.Errorf("%q reached Meta %d times", body, times)
+		}
+	}
+}
+
+// A panic while sending one message sets that message aside, with the reason, and
+// the others go on: failed when nothing had left yet, unknown (held) once its
+// request may have.
+func TestPanicSetsTheRowAside(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		point      string
+		hooks      func(victim int) *send.Hooks
+		wantStatus string
+	}{
+		{"BeforeDispatch", func(victim int) *send.Hooks {
+			return &send.Hooks{Started: func(id int) error {
+				if id == victim {
+					panic("a bad row")
+				}
+				return nil
+			}}
+		}, "failed"},
+		{"AfterDispatch", func(victim int) *send.Hooks {
+			return &send.Hooks{AfterDispatch: func(id int) error {
+				if id == victim {
+					panic("a bad row")
+				}
+				return nil
+			}}
+		}, "unknown"},
+	} {
+		t.Run(c.point, func(t *testing.T) {
+			t.Parallel()
+			const n = 6
+			l, ids := newLoop(t, n)
+			victim := ids[2]
+			panics := prometheus.NewCounter(prometheus.CounterOpts{Name: "panics"})
+			s := l.sender(t, c.hooks(victim))
+			s.Panics = panics
+			l.settle(t, s, l.processor(t, nil))
+			var status, reason string
+			l.db.QueryRow(t, []any{&status, &reason}, `SELECT status, COALESCE(error_message, '') FROM whatsapp_message WHERE id = $1`, victim)
+			if status != c.wantStatus || !strings.Contains(reason, "panic: a bad row") {
+				t.Errorf("the row that panicked is %s (%q), want %s with the panic as reason", status, reason, c.wantStatus)
+			}
+			if sent := l.count(t, `SELECT count(*) FROM whatsapp_message WHERE status = 'sent'`); sent != n-1 {
+				t.Errorf("%d others sent, want %d", sent, n-1)
+			}
+			if got := testutil.ToFloat64(panics); got != 1 {
+				t.Errorf("%v panics counted, want 1", got)
+			}
+			if l.atMeta(t)[fmt.Sprintf("fault %d", 3)] != 0 {
+				t.Error("the row that panicked reached Meta")
+			}
+		})
+	}
 }
