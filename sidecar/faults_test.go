@@ -221,7 +221,7 @@ func TestDatabaseRestartMidBurst(t *testing.T) {
 // send: messages stay queued, /readyz says what is missing. A token written into
 // whatsapp_config later is picked up on reload, without a restart, and the waiting
 // messages go at once.
-func TestNoTokenKeepsMessagesQueuedUntilOneIsSet(t *testing.T) {
+func TestFaultNoTokenKeepsMessagesQueuedUntilOneIsSet(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
 	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok"})
@@ -256,7 +256,7 @@ func TestNoTokenKeepsMessagesQueuedUntilOneIsSet(t *testing.T) {
 
 // /readyz turns not ready while LISTEN is lost and back when it returns, and shows
 // the operator a reason, never a raw database error.
-func TestReadinessFollowsTheListener(t *testing.T) {
+func TestFaultReadinessFollowsTheListener(t *testing.T) {
 	t.Parallel()
 	db, emu := withAccount(t)
 	d := startDaemon(t, db, emu, nil)
@@ -278,7 +278,7 @@ func TestReadinessFollowsTheListener(t *testing.T) {
 
 // SIGTERM: the requests under way finish and are recorded; rows claimed but not
 // started are given back; nothing is left 'sending'.
-func TestStopFinishesTheSendsUnderWay(t *testing.T) {
+func TestFaultStopFinishesTheSendsUnderWay(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
 	arrived := make(chan struct{}, 100)
@@ -312,7 +312,7 @@ func TestStopFinishesTheSendsUnderWay(t *testing.T) {
 // Past SHUTDOWN_TIMEOUT the requests still under way are cancelled and left to
 // reconciliation ('unknown': Meta may have them), the rows not started are given
 // back, and Stop says it cut work short; nothing is written after the pool closes.
-func TestStopPastTheDeadlineCancels(t *testing.T) {
+func TestFaultStopPastTheDeadlineCancels(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
 	arrived := make(chan struct{}, 100)

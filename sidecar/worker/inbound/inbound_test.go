@@ -636,7 +636,7 @@ func TestEdgesAreRecorded(t *testing.T) {
 
 // A delivery whose processing panics is set aside (parked, with the panic as its
 // reason, counted) and the other deliveries go on.
-func TestPanicParksTheDelivery(t *testing.T) {
+func TestFaultPanicParksTheDelivery(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.post(t, textFrom(awaWaID, "Awa", "wamid.panics", "Bonjour"))

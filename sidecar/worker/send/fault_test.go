@@ -294,7 +294,7 @@ func retries(t *testing.T, reg *prometheus.Registry, reason string) float64 {
 // refused several times, then throttling (130429) for a while: everything is
 // delivered afterwards, once each, no message gave up, and the retries show in
 // the metrics. The outage ends on a signal (every row retried), not after a time.
-func TestMetaOutageThenThrottlingDeliversAll(t *testing.T) {
+func TestFaultMetaOutageThenThrottlingDeliversAll(t *testing.T) {
 	t.Parallel()
 	const n = 30
 	l, _ := newLoop(t, n)
@@ -338,7 +338,7 @@ func TestMetaOutageThenThrottlingDeliversAll(t *testing.T) {
 // A panic while sending one message sets that message aside, with the reason, and
 // the others go on: failed when nothing had left yet, unknown (held) once its
 // request may have.
-func TestPanicSetsTheRowAside(t *testing.T) {
+func TestFaultPanicSetsTheRowAside(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		point      string
