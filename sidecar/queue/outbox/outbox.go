@@ -1,8 +1,8 @@
-// Package outbox is the whatsapp_message table used as the send queue, and holds
-// every statement on it: every message the sidecar sends is first a row with status
-// 'queued', so nothing is lost and the log is the queue, and anyone (the composer, a
-// webhook reply, an Odoo server action, plain SQL) queues a message by inserting
-// such a row.
+// Package outbox is the whatsapp_message table, and holds every statement that
+// writes it: the send queue (every message the sidecar sends is first a row with
+// status 'queued', so nothing is lost and the log is the queue, and anyone, the
+// composer, a webhook reply, an Odoo server action, plain SQL, queues a message by
+// inserting such a row), and the journal of received messages (journal.go).
 //
 // Statuses only move forward: queued -> sending -> sent -> delivered -> read; failed
 // is final, a late 'delivered' never overwrites 'read'; 'unknown' is a send whose

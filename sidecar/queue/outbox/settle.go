@@ -181,6 +181,14 @@ func SetAttachment(ctx context.Context, q DBTX, rowID, attachmentID int, mimeTyp
 	return nil
 }
 
+// LinkAttachment gives a received message the attachment its media was stored as.
+func LinkAttachment(ctx context.Context, q DBTX, rowID, attachmentID int) error {
+	if _, err := q.Exec(ctx, `UPDATE whatsapp_message SET attachment_id = $2 WHERE id = $1`, rowID, attachmentID); err != nil {
+		return fmt.Errorf("link attachment %d to message %d: %w", attachmentID, rowID, err)
+	}
+	return nil
+}
+
 // RetryAsTemplate queues a copy of a failed notification as the approved template
 // mapped to its kind (whatsapp_template.notification_kind), when there is one: Meta
 // answered 131047 (more than 24 h since the customer last wrote) after accepting

@@ -470,18 +470,9 @@ func recordID(clicked string, a Action) int {
 }
 
 // contextRecord is what the message that carried the button was about.
-func (r *Runner) contextRecord(ctx context.Context, contextID string) (model string, id int) {
-	if contextID == "" {
-		return "", 0
-	}
-	var m *string
-	var i *int
-	err := r.Pool.QueryRow(ctx, `SELECT res_model, res_id FROM whatsapp_message
-		WHERE wa_message_id = $1 AND direction = 'out'`, contextID).Scan(&m, &i)
-	if err != nil || m == nil || i == nil {
-		return "", 0
-	}
-	return *m, *i
+func (r *Runner) contextRecord(ctx context.Context, contextID string) (model string, id int, err error) {
+	about, err := outbox.AboutSent(ctx, r.Pool, contextID)
+	return about.Model, about.ID, err
 }
 
 // latestQueries find a customer's most relevant record when the button carried no
@@ -502,15 +493,18 @@ func (r *Runner) resolve(ctx context.Context, c Click, a Action, model, latest s
 	if id := recordID(c.ButtonID, a); id != 0 {
 		return id, nil
 	}
-	if m, id := r.contextRecord(ctx, c.ContextID); m == model && id != 0 {
+	m, id, err := r.contextRecord(ctx, c.ContextID)
+	if err != nil {
+		return 0, err
+	}
+	if m == model && id != 0 {
 		return id, nil
 	}
 	query, ok := latestQueries[latest]
 	if c.Partner == nil || !ok {
 		return 0, nil
 	}
-	var id int
-	err := r.Pool.QueryRow(ctx, query, c.Partner.ID).Scan(&id)
+	err = r.Pool.QueryRow(ctx, query, c.Partner.ID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -534,14 +528,7 @@ func (r *Runner) owns(ctx context.Context, c Click, model string, id int, partne
 	if n, err := phone.Normalize(partner.Number(), regions...); err == nil && n.E164 == c.Phone.E164 {
 		return true, nil
 	}
-	var sent bool
-	err := r.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM whatsapp_message
-		WHERE res_model = $1 AND res_id = $2 AND direction = 'out' AND phone IN ($3, $4))`,
-		model, id, c.Phone.E164, c.Phone.WaID).Scan(&sent)
-	if err != nil {
-		return false, fmt.Errorf("check who may act on %s %d: %w", model, id, err)
-	}
-	return sent, nil
+	return outbox.SentAbout(ctx, r.Pool, model, id, c.Phone.E164, c.Phone.WaID)
 }
 
 // notFound answers a click on a record that does not exist or is not the customer's.

@@ -186,7 +186,11 @@ func (r *Runner) callback(ctx context.Context, c Click, a Action, p *Plan) error
 	if c.Partner != nil {
 		ev.Customer.PartnerID, ev.Customer.PartnerName = c.Partner.ID, c.Partner.Name
 	}
-	if model, id := r.contextRecord(ctx, c.ContextID); model != "" && id != 0 {
+	model, id, err := r.contextRecord(ctx, c.ContextID)
+	if err != nil {
+		return err
+	}
+	if model != "" && id != 0 {
 		ev.Record = &CallbackRecord{Model: model, ID: id}
 		p.about(model, id, "")
 	}

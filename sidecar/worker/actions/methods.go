@@ -17,7 +17,10 @@ import (
 // order or invoice), for send_message texts: {order_name}, {invoice_name},
 // {amount} (the total, or what is left to pay on an invoice), ...
 func (r *Runner) recordVars(ctx context.Context, c Click, p *Plan) (texts.Vars, error) {
-	model, id := r.contextRecord(ctx, c.ContextID)
+	model, id, err := r.contextRecord(ctx, c.ContextID)
+	if err != nil {
+		return nil, err
+	}
 	switch model {
 	case "sale.order":
 		o, found, err := odoo.GetOrder(ctx, r.Pool, id)
@@ -195,7 +198,10 @@ func (r *Runner) customPython(ctx context.Context, c Click, a Action, p *Plan) e
 	r.count(a.Type, OutcomeNotRun)
 	r.logger().Warn("custom_python button action not run: the sidecar never executes code from the database",
 		"action", a.Name, "button", c.ButtonID)
-	model, id := r.contextRecord(ctx, c.ContextID)
+	model, id, err := r.contextRecord(ctx, c.ContextID)
+	if err != nil {
+		return err
+	}
 	text := c.text("note_custom_python", texts.Vars{"action": a.Name, "button": c.ButtonID})
 	switch {
 	case (model == "sale.order" || model == "account.move") && id != 0:
@@ -241,7 +247,9 @@ func (r *Runner) odooMethod(ctx context.Context, c Click, a Action, p *Plan) err
 	if err != nil {
 		return err
 	}
-	if m, rid := r.contextRecord(ctx, c.ContextID); m == model && rid == id {
+	if m, rid, err := r.contextRecord(ctx, c.ContextID); err != nil {
+		return err
+	} else if m == model && rid == id {
 		p.about(model, id, "")
 	}
 	if r.Odoo == nil {

@@ -2,8 +2,6 @@ package inbound
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"mime"
@@ -110,7 +108,14 @@ func (p *Processor) message(ctx context.Context, c Change, m Message) (err error
 			return err
 		}
 	}
-	about := p.contextRecord(ctx, m.ContextID())
+	sentAbout, err := outbox.AboutSent(ctx, p.Pool, m.ContextID())
+	if err != nil {
+		return err
+	}
+	about := actions.Record{Model: sentAbout.Model, ID: sentAbout.ID, Name: sentAbout.Name}
+	if about.Model != "sale.order" && about.Model != "account.move" {
+		about = actions.Record{} // a reply in a conversation, about no order or invoice
+	}
 	if plan != nil && plan.Record().Model != "" {
 		about = plan.Record()
 	}
@@ -267,25 +272,6 @@ func containsPartner(ps []notify.Partner, id int) bool {
 	return false
 }
 
-// contextRecord is the order or invoice of the message a reply answers.
-func (p *Processor) contextRecord(ctx context.Context, wamid string) actions.Record {
-	if wamid == "" {
-		return actions.Record{}
-	}
-	var r actions.Record
-	err := p.Pool.QueryRow(ctx, `
-		SELECT m.res_model, m.res_id, COALESCE(o.name, a.name, '')
-		FROM whatsapp_message m
-		LEFT JOIN sale_order o ON m.res_model = 'sale.order' AND o.id = m.res_id
-		LEFT JOIN account_move a ON m.res_model = 'account.move' AND a.id = m.res_id
-		WHERE m.wa_message_id = $1 AND m.direction = 'out' AND m.res_model IN ('sale.order', 'account.move')`, wamid).
-		Scan(&r.Model, &r.ID, &r.Name)
-	if err != nil {
-		return actions.Record{}
-	}
-	return r
-}
-
 // inboundRow is a message as whatsapp_message stores it.
 type inboundRow struct {
 	msg     Message
@@ -299,52 +285,24 @@ type inboundRow struct {
 	errMsg  string
 }
 
-func nullable[T comparable](v T) *T {
-	var zero T
-	if v == zero {
-		return nil
-	}
-	return &v
-}
-
 // insert stores the row; 0 when the wamid is recorded already.
 func (r inboundRow) insert(ctx context.Context, tx pgx.Tx) (int, error) {
-	var configID, contactID int
+	rec := outbox.Received{ConversationID: r.conv.id, WaMessageID: r.msg.ID, Phone: r.num.E164, ContactName: r.profile,
+		Content: r.msg.Content(), Type: r.msg.Type, Raw: r.msg.Raw, ResModel: r.about.Model, ResID: r.about.ID,
+		ReplyTo: r.msg.ContextID(), ErrorCode: r.errCode, ErrorText: r.errMsg, At: r.at}
 	if r.acc != nil {
-		configID = r.acc.ConfigID
+		rec.ConfigID = r.acc.ConfigID
 	}
-	contactName := r.profile
 	if r.conv.partner != nil {
-		contactID = r.conv.partner.ID
-		if contactName == "" {
-			contactName = r.conv.partner.Name
+		rec.ContactID = r.conv.partner.ID
+		if rec.ContactName == "" {
+			rec.ContactName = r.conv.partner.Name
 		}
 	}
-	var mediaID, mimeType, caption string
 	if media := r.msg.Media(); media != nil {
-		mediaID, mimeType, caption = media.ID, media.MimeType, media.Caption
+		rec.MediaID, rec.MimeType, rec.Caption = media.ID, media.MimeType, media.Caption
 	}
-	var id int
-	err := tx.QueryRow(ctx, `
-		INSERT INTO whatsapp_message (direction, config_id, conversation_id, wa_message_id, phone, contact_id, contact_name,
-		    content, message_type, status, wa_status, media_id, media_mime_type, caption, raw_payload, res_model, res_id,
-		    reply_to_wa_message_id, error_code, error_message, sent_at, attempts,
-		    create_uid, create_date, write_uid, write_date)
-		VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8, 'received', 'received', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0,
-		    1, now() AT TIME ZONE 'utc', 1, now() AT TIME ZONE 'utc')
-		ON CONFLICT (wa_message_id) WHERE wa_message_id IS NOT NULL DO NOTHING
-		RETURNING id`,
-		nullable(configID), nullable(r.conv.id), r.msg.ID, r.num.E164, nullable(contactID), nullable(contactName),
-		r.msg.Content(), r.msg.Type, nullable(mediaID), nullable(mimeType), nullable(caption), string(r.msg.Raw),
-		nullable(r.about.Model), nullable(r.about.ID), nullable(r.msg.ContextID()), nullable(r.errCode), nullable(r.errMsg),
-		r.at.UTC()).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("record inbound message: %w", err)
-	}
-	return id, nil
+	return outbox.RecordReceived(ctx, tx, rec)
 }
 
 // keyword says whether a message is an opt-out or opt-in keyword (the whole text,
@@ -511,21 +469,13 @@ func extension(mimeType string) string {
 // (db_datas; Odoo reads it when store_fname is empty, whatever its storage
 // setting), linked to the message both ways.
 func (d *downloaded) attach(ctx context.Context, tx pgx.Tx, messageID int, acc *accounts.Account) error {
-	sum := sha1.Sum(d.data)
-	var company *int
-	if acc != nil && acc.CompanyID != 0 {
-		company = &acc.CompanyID
+	a := odoo.NewAttachment{Name: d.name, Data: d.data, MimeType: d.mimeType, ResModel: "whatsapp.message", ResID: messageID}
+	if acc != nil {
+		a.CompanyID = acc.CompanyID
 	}
-	_, err := tx.Exec(ctx, `
-		WITH a AS (
-		    INSERT INTO ir_attachment (name, res_model, res_id, type, mimetype, db_datas, file_size, checksum, company_id,
-		        create_uid, create_date, write_uid, write_date)
-		    VALUES ($1, 'whatsapp.message', $2, 'binary', $3, $4, $5, $6, $7, 1, now() AT TIME ZONE 'utc', 1, now() AT TIME ZONE 'utc')
-		    RETURNING id)
-		UPDATE whatsapp_message m SET attachment_id = a.id FROM a WHERE m.id = $2`,
-		d.name, messageID, d.mimeType, d.data, len(d.data), hex.EncodeToString(sum[:]), company)
+	id, _, err := odoo.StoreAttachment(ctx, tx, a)
 	if err != nil {
-		return fmt.Errorf("store media as an attachment: %w", err)
+		return err
 	}
-	return nil
+	return outbox.LinkAttachment(ctx, tx, messageID, id)
 }

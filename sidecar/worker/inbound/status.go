@@ -79,9 +79,9 @@ func (p *Processor) status(ctx context.Context, s whatsapp.Status) error {
 		if a.ResModel != "sale.order" && a.ResModel != "account.move" || a.ResID == 0 {
 			return nil
 		}
-		lang := texts.French
-		if acc := p.accountOfRow(ctx, tx, a.RowID); acc != "" {
-			lang = texts.ParseLang(acc)
+		lang, err := p.langOfRow(ctx, tx, a.RowID)
+		if err != nil {
+			return err
 		}
 		text := texts.Render(lang, "note_delivery_failed", "", texts.Vars{"phone": "+" + s.RecipientID, "error": u.ErrorMessage})
 		return odoo.PostNotes(ctx, tx, []odoo.Note{{Model: a.ResModel, ResID: a.ResID,
@@ -89,18 +89,19 @@ func (p *Processor) status(ctx context.Context, s whatsapp.Status) error {
 	})
 }
 
-// accountOfRow is the language of the config a row was sent from, "" when unknown.
-func (p *Processor) accountOfRow(ctx context.Context, tx pgx.Tx, rowID int) string {
-	var configID *int
-	if err := tx.QueryRow(ctx, `SELECT config_id FROM whatsapp_message WHERE id = $1`, rowID).Scan(&configID); err != nil || configID == nil {
-		return ""
+// langOfRow is the language of the config a row was sent from, French when it
+// names none or an inactive one.
+func (p *Processor) langOfRow(ctx context.Context, tx pgx.Tx, rowID int) (texts.Lang, error) {
+	configID, err := outbox.ConfigOf(ctx, tx, rowID)
+	if err != nil {
+		return "", err
 	}
-	if p.Accounts != nil {
-		if a := p.Accounts.ByConfigID(*configID); a != nil {
-			return string(a.Lang)
+	if p.Accounts != nil && configID != 0 {
+		if a := p.Accounts.ByConfigID(configID); a != nil {
+			return a.Lang, nil
 		}
 	}
-	return ""
+	return texts.French, nil
 }
 
 func (p *Processor) countApplied(status string, a outbox.Applied) {
