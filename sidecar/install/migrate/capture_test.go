@@ -23,39 +23,38 @@ func (e event) String() string {
 	return fmt.Sprintf("%s %s(%d) %s->%s", e.Kind, e.Model, e.ResID, e.OldValue, e.NewValue)
 }
 
-// takeEvents returns the queued events and empties the queue.
+// recordedEvents lists the queue one event per record: a capture trigger writes one
+// row per statement and kind, with the ids of every record the statement changed.
+const recordedEvents = `
+SELECT e.id, r.n, e.model, e.kind, COALESCE(r.res_id, e.res_id), COALESCE(r.old_value, e.old_value, ''),
+    COALESCE(r.new_value, e.new_value, '')
+FROM whatsapp_sidecar.event e
+LEFT JOIN LATERAL unnest(e.res_ids, e.old_values, e.new_values) WITH ORDINALITY AS r(res_id, old_value, new_value, n) ON true`
+
+// takeEvents returns the queued events, one per record in the order of capture, and
+// empties the queue.
 func takeEvents(t *testing.T, conn *pgx.Conn) []event {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), `
-		DELETE FROM whatsapp_sidecar.event
-		RETURNING model, kind, res_id, COALESCE(old_value, ''), COALESCE(new_value, ''), id`)
+	ctx := context.Background()
+	rows, err := conn.Query(ctx, recordedEvents+` ORDER BY e.id, r.n`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	type row struct {
-		event
-		id int64
-	}
-	var got []row
+	var events []event
 	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.Model, &r.Kind, &r.ResID, &r.OldValue, &r.NewValue, &r.id); err != nil {
+		var e event
+		var id int64
+		var n *int64
+		if err := rows.Scan(&id, &n, &e.Model, &e.Kind, &e.ResID, &e.OldValue, &e.NewValue); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, r)
+		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	var events []event
-	for i := range got {
-		// RETURNING has no order: sort by id, the order of capture.
-		for j := i + 1; j < len(got); j++ {
-			if got[j].id < got[i].id {
-				got[i], got[j] = got[j], got[i]
-			}
-		}
-		events = append(events, got[i].event)
+	if _, err := conn.Exec(ctx, `DELETE FROM whatsapp_sidecar.event`); err != nil {
+		t.Fatal(err)
 	}
 	return events
 }
@@ -212,9 +211,14 @@ func TestCaptureBulkWriteIsOneNotification(t *testing.T) {
 	var created, confirmed int
 	db.QueryRow(t, []any{&created, &confirmed}, `
 		SELECT count(*) FILTER (WHERE kind = 'order_created'), count(*) FILTER (WHERE kind = 'order_state' AND new_value = 'sale')
-		FROM whatsapp_sidecar.event`)
+		FROM (`+recordedEvents+`) AS e(id, n, model, kind, res_id, old_value, new_value)`)
 	if created != 1000 || confirmed != 1000 {
 		t.Errorf("events: %d order_created, %d order_state; want 1000 each", created, confirmed)
+	}
+	var rows int
+	db.QueryRow(t, []any{&rows}, `SELECT count(*) FROM whatsapp_sidecar.event`)
+	if rows != 2 {
+		t.Errorf("the two statements inserted %d queue rows into Odoo's transactions, want 2 (one each)", rows)
 	}
 	if got := listener.drain(t, db); len(got) != 2 {
 		t.Errorf("notifications %v, want exactly one per statement (2)", got)

@@ -39,7 +39,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var n int64
-	if err := c.pool.QueryRow(ctx, `SELECT count(*) FROM whatsapp_sidecar.event`).Scan(&n); err != nil {
+	if err := c.pool.QueryRow(ctx, `SELECT COALESCE(sum(COALESCE(cardinality(res_ids), 1)), 0) FROM whatsapp_sidecar.event`).Scan(&n); err != nil {
 		ch <- prometheus.MustNewConstMetric(c.success, prometheus.GaugeValue, 0, "events")
 		return
 	}

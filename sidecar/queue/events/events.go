@@ -40,16 +40,35 @@ type Event struct {
 // Kinds are the kinds of event, for documentation and metrics.
 var Kinds = []string{"order_created", "order_state", "invoice_posted", "invoice_residual", "invoice_reminder"}
 
+// splitSQL turns the rows a capture trigger wrote, one per statement and kind with
+// the ids of every record the statement changed (one insert in Odoo's transaction,
+// whatever the number of rows), into one event per record, in their order: the
+// composer retries and parks records one by one.
+const splitSQL = `
+WITH statement AS (
+    DELETE FROM whatsapp_sidecar.event WHERE id IN (
+        SELECT id FROM whatsapp_sidecar.event WHERE res_ids IS NOT NULL ORDER BY id LIMIT 64 FOR UPDATE SKIP LOCKED)
+    RETURNING id, model, kind, res_ids, old_values, new_values, created_at, available_at
+)
+INSERT INTO whatsapp_sidecar.event (model, res_id, kind, old_value, new_value, created_at, available_at)
+SELECT s.model, r.res_id, s.kind, r.old_value, r.new_value, s.created_at, s.available_at
+FROM statement s, unnest(s.res_ids, s.old_values, s.new_values) WITH ORDINALITY AS r(res_id, old_value, new_value, n)
+ORDER BY s.id, r.n`
+
 const claimSQL = `
 SELECT id, model, res_id, kind, COALESCE(old_value, ''), COALESCE(new_value, ''), attempts
 FROM whatsapp_sidecar.event
-WHERE available_at <= now()
+WHERE res_ids IS NULL AND available_at <= now()
 ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED`
 
-// Claim locks up to limit due events, oldest first, for the life of tx.
+// Claim locks up to limit due events, oldest first, for the life of tx, after
+// splitting the statements' rows into one event per record.
 func Claim(ctx context.Context, tx pgx.Tx, limit int) ([]Event, error) {
+	if _, err := tx.Exec(ctx, splitSQL); err != nil {
+		return nil, fmt.Errorf("split captured statements into events: %w", err)
+	}
 	rows, err := tx.Query(ctx, claimSQL, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)

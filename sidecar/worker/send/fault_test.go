@@ -322,8 +322,9 @@ func TestFaultMetaOutageThenThrottlingDeliversAll(t *testing.T) {
 	pgtest.Eventually(t, "everything delivered", func() bool {
 		return l.count(t, `SELECT count(*) FROM whatsapp_message WHERE status = 'sent'`) == n
 	})
-	if outage < 3*n {
-		t.Errorf("%v transient retries counted during the outage, want at least %d", outage, 3*n)
+	// Three attempts each, the first included: at least two retries each.
+	if outage < 2*n {
+		t.Errorf("%v transient retries counted during the outage, want at least %d", outage, 2*n)
 	}
 	if failed := l.count(t, `SELECT count(*) FROM whatsapp_message WHERE status = 'failed'`); failed != 0 {
 		t.Errorf("%d messages gave up", failed)
