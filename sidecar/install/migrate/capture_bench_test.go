@@ -109,6 +109,7 @@ func BenchmarkCaptureOverhead(b *testing.B) {
 	b.Run("trace", func(b *testing.B) { interleaved(b, func(b *testing.B, _ int) { trace(b, pool) }, 25) })
 	b.Run("update1000", func(b *testing.B) { interleaved(b, bulkUpdate, 5) })
 }
+
 // clean empties the event queue (as the composer would) and vacuums what the
 // benchmark churns, so both halves run on tables in the same state.
 func clean(b *testing.B, db *pgtest.DB) {
