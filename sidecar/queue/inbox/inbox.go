@@ -173,3 +173,13 @@ func MessageDone(ctx context.Context, tx pgx.Tx, wamid string) error {
 	}
 	return nil
 }
+
+// ProcessedMany settles deliveries processed together, in the transaction that
+// applied them.
+func ProcessedMany(ctx context.Context, q DBTX, ids []int64) error {
+	if _, err := q.Exec(ctx, `UPDATE whatsapp_sidecar.inbox SET processed_at = now(), claimed_by = NULL, last_error = NULL
+		WHERE id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("record %d processed deliveries: %w", len(ids), err)
+	}
+	return nil
+}

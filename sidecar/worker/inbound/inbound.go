@@ -52,7 +52,8 @@ type Processor struct {
 
 	// Concurrency is how many deliveries are processed at once; zero means 8.
 	Concurrency int
-	// BatchSize deliveries per claim; zero means 32.
+	// BatchSize deliveries per claim; zero means 256 (status reports of a batch
+	// are applied together).
 	BatchSize int
 	// Connect opens the connection the processor's owner lives on (its claims die
 	// with it); nil means a new connection with Pool's configuration.
@@ -97,7 +98,7 @@ func (p *Processor) defaults() {
 			p.Concurrency = 8
 		}
 		if p.BatchSize <= 0 {
-			p.BatchSize = 32
+			p.BatchSize = 256
 		}
 		if p.Connect == nil {
 			p.Connect = func(ctx context.Context) (*pgx.Conn, error) {
@@ -267,9 +268,6 @@ func (p *Processor) Drain(ctx context.Context) (int, error) {
 func (p *Processor) drain(fetch, work context.Context, o *owner.Owner) (int, error) {
 	p.ownerID.Store(o.ID)
 	total := 0
-	sem := make(chan struct{}, p.Concurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for fetch.Err() == nil && !p.dead.Load() {
 		batch, err := inbox.Claim(fetch, o, p.BatchSize)
 		if err != nil {
@@ -278,21 +276,12 @@ func (p *Processor) drain(fetch, work context.Context, o *owner.Owner) (int, err
 		if len(batch) > 0 && p.hook(o, func(h *Hooks) error { return callIDs(h.AfterClaim, batch) }) {
 			return total, ErrCrash
 		}
-		for _, d := range batch {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				p.deliver(work, o, d)
-			}()
-		}
+		p.processBatch(work, o, batch)
 		total += len(batch)
 		if len(batch) < p.BatchSize {
 			break
 		}
 	}
-	wg.Wait()
 	if p.dead.Load() {
 		return total, ErrCrash
 	}

@@ -30,16 +30,7 @@ func (p *Processor) status(ctx context.Context, s whatsapp.Status) error {
 		p.countStatus(s.Status, "ignored")
 		return nil
 	}
-	u := outbox.StatusUpdate{
-		WaMessageID: s.ID, RowID: outbox.RowFromCallbackData(s.BizOpaqueCallbackData),
-		Status: s.Status, Timestamp: Timestamp(s.Timestamp),
-	}
-	if u.Timestamp.IsZero() {
-		u.Timestamp = p.Now()
-	}
-	if s.Conversation != nil {
-		u.WaConversationID = s.Conversation.ID
-	}
+	u := p.update(s)
 	if s.Status != whatsapp.StatusFailed {
 		a, err := outbox.ApplyStatus(ctx, p.Pool, u)
 		if err != nil {
@@ -87,6 +78,21 @@ func (p *Processor) status(ctx context.Context, s whatsapp.Status) error {
 		return odoo.PostNotes(ctx, tx, []odoo.Note{{Model: a.ResModel, ResID: a.ResID,
 			BodyHTML: "<p>" + odoo.EscapeHTML(text) + "</p>"}}, p.Now())
 	})
+}
+
+// update is the row update a status report asks for.
+func (p *Processor) update(s whatsapp.Status) outbox.StatusUpdate {
+	u := outbox.StatusUpdate{
+		WaMessageID: s.ID, RowID: outbox.RowFromCallbackData(s.BizOpaqueCallbackData),
+		Status: s.Status, Timestamp: Timestamp(s.Timestamp),
+	}
+	if u.Timestamp.IsZero() {
+		u.Timestamp = p.Now()
+	}
+	if s.Conversation != nil {
+		u.WaConversationID = s.Conversation.ID
+	}
+	return u
 }
 
 // langOfRow is the language of the config a row was sent from, French when it
