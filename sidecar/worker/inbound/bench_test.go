@@ -11,12 +11,14 @@ import (
 
 // BenchmarkProcess measures deliveries processed per second from the inbox (the
 // intake stored them already):
+//
 //   - statuses: what production mostly receives, three reports (sent, delivered,
 //     read) for each message sent, one delivery each;
+//
 //   - mixed: half status reports, half text messages from 100 customers (new rows,
 //     conversations, partner lookups).
 //
-//	go test -run '^$' -bench BenchmarkProcess -benchtime 6000x ./sidecar/worker/inbound
+//     go test -run '^$' -bench BenchmarkProcess -benchtime 6000x ./sidecar/worker/inbound
 func BenchmarkProcess(b *testing.B) {
 	for _, mix := range []string{"statuses", "mixed"} {
 		b.Run(mix, func(b *testing.B) {
