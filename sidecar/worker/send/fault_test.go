@@ -389,3 +389,35 @@ func TestFaultPanicSetsTheRowAside(t *testing.T) {
 		})
 	}
 }
+
+// A customer's messages go one at a time: the next is claimed as soon as the
+// previous is recorded, not at the next poll (here an hour away) nor on a new bell.
+func TestNextMessageOfACustomerFollowsTheRecord(t *testing.T) {
+	t.Parallel()
+	l, _ := newLoop(t, 0)
+	for i := range 3 {
+		l.db.Exec(t, `INSERT INTO whatsapp_message (phone, content) VALUES ('+221770000077', $1)`, fmt.Sprintf("in order %d", i))
+	}
+	s := l.sender(t, nil)
+	s.PollInterval = time.Hour
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, context.WithoutCancel(ctx)) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	pgtest.Eventually(t, "the three messages sent", func() bool {
+		return l.count(t, `SELECT count(*) FROM whatsapp_message WHERE status = 'sent'`) == 3
+	})
+	var order []string
+	for _, r := range l.emu.Requests() {
+		var req whatsapp.SendRequest
+		if strings.HasSuffix(r.Path, "/messages") && json.Unmarshal(r.Body, &req) == nil && req.Text != nil {
+			order = append(order, req.Text.Body)
+		}
+	}
+	if strings.Join(order, ",") != "in order 0,in order 1,in order 2" {
+		t.Errorf("Meta got %v, want the customer's messages in queue order", order)
+	}
+}

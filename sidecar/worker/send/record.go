@@ -104,6 +104,11 @@ func (rec *recorder) flush() {
 		if r.s.Recorded != nil {
 			r.s.Recorded.Ring()
 		}
+		// The customers of these rows are free for their next message now.
+		select {
+		case r.free <- struct{}{}:
+		default:
+		}
 		ids := make([]int, len(batch))
 		for i, s := range batch {
 			ids[i] = s.RowID
