@@ -203,12 +203,8 @@ func TestPhonePageConfirmsAnOrder(t *testing.T) {
 	waitFor(t, page, "the invoice's buttons",
 		fmt.Sprintf(`!!document.querySelector('button[data-button-id="btn_download_invoice_%d"]')`, invoice))
 	href := eval[string](t, page, `document.querySelector('.messages a.doc[data-media="document"]').href`)
-	resp, err := http.Get(href)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pdf, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, pdfText := request(t, http.MethodGet, href, nil, "")
+	pdf := []byte(pdfText)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
 		t.Fatalf("the card's link %s: %d %s, %q...; want the PDF", href, resp.StatusCode, resp.Header.Get("Content-Type"), pdf[:min(len(pdf), 16)])
 	}

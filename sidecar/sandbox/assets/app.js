@@ -66,6 +66,7 @@ const state = {
   business: "",
   chats: new Map(), // wa_id -> {waId, name, messages: Map(id -> message), unread}
   selected: null,
+  loaded: false, // the first snapshot has arrived
   panel: { inflight: false, again: false, data: null },
 };
 
@@ -245,7 +246,8 @@ function renderChatList() {
           el("span", {}, last ? hhmm(new Date(last.time)) : ""),
           c.unread ? el("span", { class: "unread" }, String(c.unread)) : null)));
   }));
-  document.getElementById("no-chats").hidden = chats.length > 0;
+  document.getElementById("no-chats").hidden = chats.length > 0 || !state.loaded;
+  document.querySelector("#placeholder p").textContent = chats.length ? T.pick_chat : "";
 }
 
 function renderHeader() {
@@ -444,7 +446,10 @@ function panelNodes(d, error) {
         continue;
       }
       const stateLabel = (T.states[r.model] || {})[r.state] || r.state;
-      if (!summary && r.state) summary = `${r.name || model + " #" + r.id} · ${stateLabel}`;
+      if (!summary && r.state) {
+        summary = `${r.name || model + " #" + r.id} · ${stateLabel}`;
+        if (r.payment_state) summary += " · " + (T.payment[r.payment_state] || r.payment_state);
+      }
       nodes.push(el("div", { class: "card record", "data-model": r.model, "data-id": r.id, "data-state": r.state },
         el("div", { class: "card-head" }, el("span", { class: "card-title" }, r.name || `${model} #${r.id}`),
           el("span", { class: "card-sub" }, `${r.model} #${r.id}`)),
@@ -500,6 +505,7 @@ function showList() {
 
 // --- the live feed ---
 function applySnapshot(snap) {
+  state.loaded = true;
   state.lang = langOverride || snap.lang || "fr";
   T = TEXTS[state.lang] || TEXTS.fr;
   state.business = snap.business || "";
