@@ -220,6 +220,8 @@ func TestPhonePageConfirmsAnOrder(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("tapping the document card opened nothing")
 	}
+	do(t, page, "tap Télécharger", chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-button-id="btn_download_invoice_%d"]`, invoice))))
+	waitFor(t, page, "the PDF sent again", `document.querySelectorAll('.messages .row.out a.doc[data-media="document"]').length === 2`)
 	waitFor(t, page, "the invoice in the Odoo panel",
 		fmt.Sprintf(`!!document.querySelector('.odoo-side .record[data-model="account.move"][data-id="%d"][data-state="posted"]')`, invoice))
 	screenshot(t, page, "desktop-1366x900")

@@ -282,15 +282,48 @@ type snapshotView struct {
 // whatsapp_conversation the inbox keeps.
 func (h *hub) chat(ctx context.Context, waID string) chatView {
 	chats := h.chats(ctx, map[string][]emulator.ConversationMessage{waID: h.emu.Messages(waID)})
+	if len(chats) == 0 {
+		return chatView{WaID: waID, Messages: []messageView{}}
+	}
 	return chats[0]
 }
 
-// chats describes conversations, the most recent first.
+// A page starts from the most recent conversations and their latest messages:
+// what a person reads, not a load test's backlog.
+const (
+	maxSnapshotChats = 100
+	maxChatMessages  = 200
+)
+
+// chats describes the most recent conversations, the most recent first, each
+// with its latest messages.
 func (h *hub) chats(ctx context.Context, convs map[string][]emulator.ConversationMessage) []chatView {
-	out := make([]chatView, 0, len(convs))
-	var unnamed []string
+	waIDs := make([]string, 0, len(convs))
 	for waID, msgs := range convs {
-		c := chatView{WaID: waID, Messages: h.describe(ctx, msgs)}
+		if len(msgs) > 0 {
+			waIDs = append(waIDs, waID)
+		}
+	}
+	last := func(waID string) time.Time { ms := convs[waID]; return ms[len(ms)-1].Time }
+	sort.Slice(waIDs, func(i, j int) bool { return last(waIDs[i]).After(last(waIDs[j])) })
+	waIDs = waIDs[:min(len(waIDs), maxSnapshotChats)]
+	recent := make(map[string][]emulator.ConversationMessage, len(waIDs))
+	var rowIDs []int
+	for _, waID := range waIDs {
+		msgs := convs[waID]
+		recent[waID] = msgs[max(0, len(msgs)-maxChatMessages):]
+		for _, m := range recent[waID] {
+			if id := rowFromCallback(m.BizOpaqueCallbackData); id != 0 {
+				rowIDs = append(rowIDs, id)
+			}
+		}
+	}
+	h.rowInfos(ctx, rowIDs) // one query for every chat; describe then reads the cache
+
+	out := make([]chatView, 0, len(waIDs))
+	var unnamed []string
+	for _, waID := range waIDs {
+		c := chatView{WaID: waID, Messages: h.describe(ctx, recent[waID])}
 		for i := len(c.Messages) - 1; i >= 0; i-- {
 			m := c.Messages[i]
 			if c.Name == "" && m.Contact != "" {
@@ -322,15 +355,7 @@ func (h *hub) chats(ctx context.Context, convs map[string][]emulator.Conversatio
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return lastTime(out[i]).After(lastTime(out[j])) })
 	return out
-}
-
-func lastTime(c chatView) time.Time {
-	if len(c.Messages) == 0 {
-		return time.Time{}
-	}
-	return c.Messages[len(c.Messages)-1].Time
 }
 
 // records lists the records a chat's messages are about, newest first.

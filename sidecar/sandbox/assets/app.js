@@ -67,6 +67,7 @@ const state = {
   chats: new Map(), // wa_id -> {waId, name, messages: Map(id -> message), unread}
   selected: null,
   loaded: false, // the first snapshot has arrived
+  pinned: false, // the person picked a chat: stop following the latest one
   panel: { inflight: false, again: false, data: null },
 };
 
@@ -236,7 +237,7 @@ function renderChatList() {
     return el("li", {},
       el("button", {
         type: "button", class: "chat-item", "data-chat": c.waId, "aria-current": c.waId === state.selected ? "true" : "false",
-        onclick: () => select(c.waId),
+        onclick: () => { state.pinned = true; select(c.waId); },
       },
         el("span", { class: "avatar", style: `background:${avatarColor(c.waId)}` }, initials(c.name)),
         el("span", { class: "who" },
@@ -527,8 +528,12 @@ function applySnapshot(snap) {
 
 function applyMessage(m) {
   const { chat, isNew } = upsert(m);
+  // Until the person picks a chat, a wide page follows the latest conversation.
+  if (isNew && chat.waId !== state.selected && !narrow.matches && (!state.selected || !state.pinned)) {
+    select(chat.waId);
+    return;
+  }
   if (isNew && chat.waId !== state.selected) chat.unread++;
-  if (!state.selected && !narrow.matches) { select(chat.waId); return; }
   renderChatList();
   if (chat.waId === state.selected) {
     renderHeader();
