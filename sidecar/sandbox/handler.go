@@ -96,6 +96,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
 	rc := http.NewResponseController(w)
+	// The listener's read timeout would end the stream (net/http cancels the
+	// request when its background read times out); writes get their own deadline.
+	_ = rc.SetReadDeadline(time.Time{})
 	write := func(b []byte) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := w.Write(b); err != nil {
