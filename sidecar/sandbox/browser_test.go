@@ -146,9 +146,10 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 // A person opens the sandbox page, sees the quotation Odoo just created with its
 // three buttons, taps Valider as the customer, and sees the answer; the order is
-// confirmed in the database, and the page's Odoo panel says so. Then an invoice is
-// posted: its PDF shows as a document card that opens the PDF the emulator
-// received. Then the customer types STOP and is opted out.
+// confirmed in the database, and the page's Odoo panel says so. Then another
+// customer's invoice is posted: the page follows, its PDF shows as a document card
+// that opens the PDF the emulator received, Télécharger sends it again, and the
+// customer types STOP and is opted out.
 func TestPhonePageConfirmsAnOrder(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -191,15 +192,18 @@ func TestPhonePageConfirmsAnOrder(t *testing.T) {
 	waitFor(t, page, "the Odoo panel showing the order confirmed",
 		fmt.Sprintf(`!!document.querySelector('.odoo-side .record[data-id="%d"][data-state="sale"] [data-flag="x_whatsapp_validated"].on')`, order))
 
-	// A posted invoice: its PDF as a document card, then the payment buttons.
-	invoice, err := odoosim.NewInvoice(ctx, pool, odoosim.PartnerAwa, 180000, 32400)
+	// Another customer's invoice, posted: the page, left to itself, follows the
+	// newest conversation; the PDF shows as a document card, then the payment
+	// buttons.
+	invoice, err := odoosim.NewInvoice(ctx, pool, odoosim.PartnerMoussa, 20000, 3600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := odoosim.PostInvoice(ctx, pool, invoice); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, page, "the invoice's document card", `!!document.querySelector('.messages a.doc[data-media="document"]')`)
+	waitFor(t, page, "the invoice's document card in Moussa's chat", `!!document.querySelector('.messages a.doc[data-media="document"]') &&
+		document.querySelector('.chat-item[aria-current="true"]').dataset.chat === "221771234568"`)
 	waitFor(t, page, "the invoice's buttons",
 		fmt.Sprintf(`!!document.querySelector('button[data-button-id="btn_download_invoice_%d"]')`, invoice))
 	href := eval[string](t, page, `document.querySelector('.messages a.doc[data-media="document"]').href`)
@@ -230,7 +234,7 @@ func TestPhonePageConfirmsAnOrder(t *testing.T) {
 	do(t, page, "type STOP", chromedp.SendKeys(chromedp.ID("text"), "STOP"), chromedp.Click(chromedp.ID("send")))
 	pgtest.Eventually(t, "the customer opted out", func() bool {
 		var optOut bool
-		db.QueryRow(t, []any{&optOut}, `SELECT COALESCE(x_whatsapp_opt_out, false) FROM res_partner WHERE id = $1`, odoosim.PartnerAwa)
+		db.QueryRow(t, []any{&optOut}, `SELECT COALESCE(x_whatsapp_opt_out, false) FROM res_partner WHERE id = $1`, odoosim.PartnerMoussa)
 		return optOut
 	})
 	waitFor(t, page, "STOP on the page", `[...document.querySelectorAll('.messages .row.in .text')].some(e => e.innerText === "STOP")`)
@@ -240,7 +244,7 @@ func TestPhonePageConfirmsAnOrder(t *testing.T) {
 	waitFor(t, page, "the phone layout", `getComputedStyle(document.querySelector(".odoo-side")).display === "none" &&
 		getComputedStyle(document.querySelector("#odoo-inline")).display !== "none"`)
 	do(t, page, "open the Odoo panel", chromedp.Click(chromedp.CSS("#odoo-inline summary")))
-	waitFor(t, page, "the folded panel's records", fmt.Sprintf(`!!document.querySelector('#odoo-inline .record[data-id="%d"][data-state="sale"]')`, order))
+	waitFor(t, page, "the folded panel's records", fmt.Sprintf(`!!document.querySelector('#odoo-inline .record[data-id="%d"][data-state="posted"]')`, invoice))
 	screenshot(t, page, "phone-390x844-odoo")
 	do(t, page, "close the Odoo panel", chromedp.Click(chromedp.CSS("#odoo-inline summary")))
 	screenshot(t, page, "phone-390x844-chat")
