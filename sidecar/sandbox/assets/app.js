@@ -146,10 +146,11 @@ function initials(name) {
   if (!parts.length) return "#";
   return (parts[0][0] + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
 }
+const AVATAR_COLORS = ["#c0508e", "#2a7fba", "#d9822b", "#3d9970", "#8e5bc9", "#c94f4f", "#1f9c9c", "#7a8b2b", "#b5651d", "#5566c8"];
 function avatarColor(s) {
-  let h = 0;
-  for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return `hsl(${h % 360} 38% 48%)`;
+  let h = 2166136261; // FNV-1a: neighbouring numbers get different colours
+  for (const c of s) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  return AVATAR_COLORS[h % AVATAR_COLORS.length];
 }
 function locale() { return state.lang === "en" ? "en-GB" : "fr-FR"; }
 function hhmm(d) { return d.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" }); }
