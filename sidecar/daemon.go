@@ -25,6 +25,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/events"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/inbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/sandbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
@@ -65,6 +66,7 @@ type Daemon struct {
 	accounts *accounts.Registry
 	listener *listen.Listener
 	emu      *emulator.Server // the sandbox's emulator; nil otherwise
+	page     *sandbox.Server  // the sandbox's phone page; nil otherwise
 	webhook  *server.Server
 	ops      *server.Server
 
@@ -260,11 +262,14 @@ func (d *Daemon) stop(ctx context.Context, cancelNow bool) error {
 	return d.stopErr
 }
 
-// closeListeners stops the emulator and the ops listener, last, so /metrics and
+// closeListeners stops the sandbox page, the emulator and the ops listener, last, so /metrics and
 // /healthz answer while the rest drains.
 func (d *Daemon) closeListeners(ctx context.Context) {
 	if d.webhook != nil {
 		_ = d.webhook.Shutdown(ctx)
+	}
+	if d.page != nil {
+		_ = d.page.Close(ctx)
 	}
 	if d.emu != nil {
 		_ = d.emu.Close(ctx)

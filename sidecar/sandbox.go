@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/sandbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
@@ -18,7 +19,8 @@ const (
 
 // startSandbox starts the emulator and points env (the overrides of every account)
 // at it, with its credentials; status and inbound webhooks come back to the daemon's
-// own webhook listener, signed.
+// own webhook listener, signed. Then it serves the phone page on SANDBOX_ADDR, where
+// a person sees the conversations and plays the customer.
 func (d *Daemon) startSandbox(ctx context.Context, env *config.WhatsApp) error {
 	phoneNumberID := env.PhoneNumberID
 	if phoneNumberID == "" {
@@ -30,7 +32,8 @@ func (d *Daemon) startSandbox(ctx context.Context, env *config.WhatsApp) error {
 		Knobs:      emulator.Knobs{StatusDelay: 300 * time.Millisecond, WebhookMaxAttempts: 5, WebhookRetryDelay: time.Second},
 		Logger:     d.logger.With("component", "emulator"),
 	})
-	if err := d.emu.Start(ctx, "127.0.0.1:0"); err != nil {
+	err := d.emu.Start(ctx, "127.0.0.1:0")
+	if err != nil {
 		return err
 	}
 	env.APIURL = d.emu.BaseURL()
@@ -39,6 +42,30 @@ func (d *Daemon) startSandbox(ctx context.Context, env *config.WhatsApp) error {
 	if env.WABAID == "" {
 		env.WABAID = emulator.DefaultWABAID
 	}
-	d.logger.Warn("SANDBOX: messages go to the built-in Cloud API emulator and never reach a phone", "emulator", d.emu.URL())
+	if d.page, err = sandbox.Start(ctx, d.cfg.SandboxAddr, sandbox.Options{
+		Emulator: d.emu, Pool: d.pool, Logger: d.logger.With("component", "sandbox"),
+	}); err != nil {
+		return err
+	}
+	d.logger.Warn("SANDBOX: open "+d.page.URL()+" to see every message and tap the buttons as the customer; "+
+		"messages go to the built-in Cloud API emulator and never reach a phone", "page", d.page.URL(), "emulator", d.emu.URL())
 	return nil
+}
+
+// SandboxAddr is the bound address of the sandbox's phone page (SANDBOX_ADDR), ""
+// outside sandbox mode.
+func (d *Daemon) SandboxAddr() string {
+	if d.page == nil {
+		return ""
+	}
+	return d.page.Addr()
+}
+
+// SandboxURL is the sandbox's phone page, e.g. "http://127.0.0.1:8090/", ""
+// outside sandbox mode.
+func (d *Daemon) SandboxURL() string {
+	if d.page == nil {
+		return ""
+	}
+	return d.page.URL()
 }

@@ -2,7 +2,8 @@
 // and demo rows of testdata/odoo16) on the local PostgreSQL, or on a throwaway
 // cluster when none runs, the sidecar on it in sandbox (the built-in Cloud API
 // emulator), a salesperson's day played as Odoo's ORM writes it (orders, invoices,
-// payments, a customer's clicks and a STOP), and every message printed as it goes.
+// payments, a customer's clicks and a STOP), every message printed as it goes and
+// shown live on the sandbox's phone page, whose address it prints first.
 package demo
 
 import (
@@ -86,6 +87,8 @@ func Run(ctx context.Context, o Options) error {
 	if err := d.Start(ctx); err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "\n▶ Open %s in a browser: every customer's phone, live. Tap the buttons (or type STOP) as the customer.\n",
+		d.SandboxURL())
 	fmt.Fprintf(out, "\nSidecar running on %s (webhook http://%s/whatsapp/webhook, metrics http://%s/metrics)\n",
 		o.Database, d.WebhookAddr(), d.MetricsAddr())
 	fmt.Fprintf(out, "Sandbox: messages go to the built-in Cloud API emulator at %s, never to a phone\n", d.Emulator().URL())
@@ -100,7 +103,8 @@ func Run(ctx context.Context, o Options) error {
 		if err := playActivity(ctx, d.Pool(), d.Emulator(), out); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(out, "demo activity stopped: %v\n", err)
 		}
-		fmt.Fprintln(out, "\nThe sidecar keeps running: change orders and invoices in this database (or queue a whatsapp_message row) and watch. Ctrl-C stops it.")
+		fmt.Fprintf(out, "\nThe sidecar keeps running: change orders and invoices in this database (or queue a whatsapp_message row) and watch here or on %s. Ctrl-C stops it.\n",
+			d.SandboxURL())
 	}
 	<-ctx.Done()
 	stopPrinting()

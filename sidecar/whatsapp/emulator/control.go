@@ -113,7 +113,7 @@ func (s *Server) SendInbound(in Inbound) (string, error) {
 	s.stateMu.Unlock()
 
 	msgJSON := jsonRaw(m)
-	s.store.addMessage(ConversationMessage{
+	s.addMessage(ConversationMessage{
 		ID: m.ID, WaID: waID, PhoneNumberID: in.PhoneNumberID, Direction: "in", Type: m.Type,
 		Time: now, Status: "received", Payload: msgJSON,
 	})

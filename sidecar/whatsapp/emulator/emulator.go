@@ -164,6 +164,7 @@ type Server struct {
 
 	seq   atomic.Uint64
 	store *store
+	feeds feedHub
 	media *mediaStore
 	hooks *webhooks
 
@@ -435,6 +436,7 @@ func (s *Server) Reset() {
 	s.stateMu.Unlock()
 	s.store.reset()
 	s.media.reset()
+	s.feeds.publish(EventReset, ConversationMessage{})
 }
 
 // windowOpen reports whether waID may receive a non-template message.

@@ -215,7 +215,7 @@ func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request, phoneID s
 	if tmpl != nil {
 		category = strings.ToLower(tmpl.Category)
 	}
-	s.store.addMessage(ConversationMessage{
+	s.addMessage(ConversationMessage{
 		ID: wamid, WaID: waID, PhoneNumberID: phoneID, Direction: "out", Type: string(msg.Type),
 		Time: s.now(), Status: "accepted", BizOpaqueCallbackData: msg.BizOpaqueCallbackData,
 		Payload: json.RawMessage(body),

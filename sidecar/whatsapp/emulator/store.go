@@ -197,16 +197,18 @@ func (st *store) addMessage(m ConversationMessage) {
 var statusRank = map[string]int{"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 // setStatus moves an outbound message's status forward only: a late
-// "delivered" never overwrites "read"; "failed" is final.
-func (st *store) setStatus(waID, wamid, status string, code int) {
+// "delivered" never overwrites "read"; "failed" is final. It returns the
+// message after the change, and whether it changed.
+func (st *store) setStatus(waID, wamid, status string, code int) (ConversationMessage, bool) {
 	sh := st.shard(waID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	m := sh.byID[wamid]
 	if m == nil || statusRank[status] <= statusRank[m.Status] {
-		return
+		return ConversationMessage{}, false
 	}
 	m.Status, m.ErrorCode = status, code
+	return *m, true
 }
 
 // markInboundRead marks an inbound message read; false if unknown.

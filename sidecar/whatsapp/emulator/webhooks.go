@@ -201,7 +201,7 @@ func (wh *webhooks) post(ev *hookEvent) {
 	}
 	d := WebhookDelivery{Time: s.now(), Kind: ev.kind, MessageID: ev.wamid, Status: ev.status, Attempt: ev.attempt, Body: ev.body}
 	if ev.kind == "status" && ev.attempt == 1 {
-		s.store.setStatus(ev.waID, ev.wamid, ev.status, ev.code)
+		s.setStatus(ev.waID, ev.wamid, ev.status, ev.code)
 	}
 	resp, err := s.webhookClient.Do(req)
 	if err == nil {
@@ -277,7 +277,7 @@ func (wh *webhooks) statuses(p statusPlan, k *Knobs) {
 	}
 	if s.cfg.WebhookURL == "" {
 		// No receiver: the conversation still shows the final status.
-		s.store.setStatus(p.waID, p.wamid, seq[len(seq)-1], p.failCode)
+		s.setStatus(p.waID, p.wamid, seq[len(seq)-1], p.failCode)
 		return
 	}
 	now := time.Now()
