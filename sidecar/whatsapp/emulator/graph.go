@@ -244,8 +244,9 @@ func (s *Server) serveMarkRead(w http.ResponseWriter, r *http.Request, phoneID s
 		return
 	}
 	resp := []byte(`{"success":true}`)
-	writeJSON(w, http.StatusOK, resp)
+	// Recorded before the answer: a client that got it finds it in Requests.
 	s.store.record(r, body, http.StatusOK, resp, s.now())
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // newWAMID builds an ID shaped like Meta's: "wamid." + base64 of a small
@@ -392,8 +393,9 @@ func (s *Server) serveTemplates(w http.ResponseWriter, r *http.Request, wabaID s
 		}
 	}
 	resp, _ := json.Marshal(page)
-	writeJSON(w, http.StatusOK, resp)
+	// Recorded before the answer: a client that got it finds it in Requests.
 	s.store.record(r, nil, http.StatusOK, resp, s.now())
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func encodeCursor(i int) string {
@@ -531,8 +533,9 @@ func (s *Server) graphError(w http.ResponseWriter, r *http.Request, reqBody []by
 	if e.Code == 190 {
 		w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+e.Message+`"`)
 	}
-	writeJSON(w, status, resp)
+	// Recorded before the answer: a client that got it finds it in Requests.
 	s.store.record(r, reqBody, status, resp, s.now())
+	writeJSON(w, status, resp)
 }
 
 const traceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -150,8 +150,9 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, phoneID str
 		return
 	}
 	resp := []byte(`{"id":"` + obj.ID + `"}`)
-	writeJSON(w, http.StatusOK, resp)
+	// Recorded before the answer: a client that got it finds it in Requests.
 	s.store.record(r, nil, http.StatusOK, resp, s.now())
+	writeJSON(w, http.StatusOK, resp)
 }
 
 type mediaInfoJSON struct {
@@ -177,8 +178,9 @@ func (s *Server) serveMediaObject(w http.ResponseWriter, r *http.Request, id str
 	if r.Method == http.MethodDelete {
 		s.media.delete(id)
 		resp := []byte(`{"success":true}`)
-		writeJSON(w, http.StatusOK, resp)
+		// Recorded before the answer: a client that got it finds it in Requests.
 		s.store.record(r, nil, http.StatusOK, resp, s.now())
+		writeJSON(w, http.StatusOK, resp)
 		return
 	}
 	ext := strconv.FormatInt(s.now().Add(mediaURLTTL).Unix(), 10)
@@ -187,8 +189,9 @@ func (s *Server) serveMediaObject(w http.ResponseWriter, r *http.Request, id str
 		MessagingProduct: "whatsapp", URL: s.URL() + downloadPath + "?" + q.Encode(),
 		MimeType: obj.MimeType, SHA256: obj.SHA256, FileSize: strconv.Itoa(len(obj.Data)), ID: id,
 	})
-	writeJSON(w, http.StatusOK, resp)
+	// Recorded before the answer: a client that got it finds it in Requests.
 	s.store.record(r, nil, http.StatusOK, resp, s.now())
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // serveDownload serves a media URL; like Meta it requires the access token
