@@ -28,5 +28,6 @@
 // queued and /readyz says what to set. The sandbox (the built-in Cloud API
 // emulator, whose status webhooks come back signed to the daemon's own webhook)
 // starts only when asked: Options.Sandbox, WHATSAPP_SANDBOX, `run --sandbox` or
-// `demo`.
+// `demo`; it also serves the phone page of package sandbox on SANDBOX_ADDR, where a
+// person sees what the customer sees and taps the buttons.
 package sidecar
