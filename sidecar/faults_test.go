@@ -276,13 +276,13 @@ func TestFaultReadinessFollowsTheListener(t *testing.T) {
 	pgtest.Eventually(t, "/readyz back to 200", func() bool { code, _ := readyz(t, d); return code == 200 })
 }
 
-// SIGTERM: the requests under way finish and are recorded; rows claimed but not
-// started are given back; nothing is left 'sending'.
-func TestFaultStopFinishesTheSendsUnderWay(t *testing.T) {
-	t.Parallel()
+// slowMeta is a database with 50 messages queued for an account paced at 5 msg/s,
+// and Meta answering after latency; arrived fires when a request reaches Meta.
+func slowMeta(t *testing.T, latency time.Duration) (*pgtest.DB, *emulator.Server, <-chan struct{}) {
+	t.Helper()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
 	arrived := make(chan struct{}, 100)
-	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok", Knobs: emulator.Knobs{Latency: 300 * time.Millisecond},
+	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok", Knobs: emulator.Knobs{Latency: latency},
 		OnRequest: func(*http.Request) {
 			select {
 			case arrived <- struct{}{}:
@@ -293,6 +293,14 @@ func TestFaultStopFinishesTheSendsUnderWay(t *testing.T) {
 		VALUES ('Boutique', '1065', 'tok', 1, 'SN', 5)`)
 	db.Exec(t, `INSERT INTO whatsapp_message (phone, content)
 		SELECT '+22177' || lpad(g::text, 7, '0'), 'stop ' || g FROM generate_series(1, 50) g`)
+	return db, emu, arrived
+}
+
+// SIGTERM: the requests under way finish and are recorded; rows claimed but not
+// started are given back; nothing is left 'sending'.
+func TestFaultStopFinishesTheSendsUnderWay(t *testing.T) {
+	t.Parallel()
+	db, emu, arrived := slowMeta(t, 300*time.Millisecond)
 	d := daemonOn(t, db.URL, map[string]string{"WHATSAPP_API_URL": emu.BaseURL()}, nil)
 	<-arrived // a request is under way
 	if err := d.Stop(context.Background()); err != nil {
@@ -314,19 +322,7 @@ func TestFaultStopFinishesTheSendsUnderWay(t *testing.T) {
 // back, and Stop says it cut work short; nothing is written after the pool closes.
 func TestFaultStopPastTheDeadlineCancels(t *testing.T) {
 	t.Parallel()
-	db := pgtest.NewDB(t, pgtest.Sidecar)
-	arrived := make(chan struct{}, 100)
-	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok", Knobs: emulator.Knobs{Latency: time.Hour},
-		OnRequest: func(*http.Request) {
-			select {
-			case arrived <- struct{}{}:
-			default:
-			}
-		}})
-	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code, rate_limit_per_second)
-		VALUES ('Boutique', '1065', 'tok', 1, 'SN', 5)`)
-	db.Exec(t, `INSERT INTO whatsapp_message (phone, content)
-		SELECT '+22177' || lpad(g::text, 7, '0'), 'deadline ' || g FROM generate_series(1, 50) g`)
+	db, emu, arrived := slowMeta(t, time.Hour)
 	logs := &syncBuffer{}
 	d := daemonOn(t, db.URL, map[string]string{"WHATSAPP_API_URL": emu.BaseURL(), "SHUTDOWN_TIMEOUT": "1s"}, logs)
 	<-arrived

@@ -70,6 +70,21 @@ func (b *bundle) status(t *testing.T, id int) string {
 	return s
 }
 
+// lostAnswer is a send whose answer o lost: claimed, dispatched, then unknown.
+func (b *bundle) lostAnswer(t *testing.T, o *owner.Owner, id int, policy outbox.UnknownPolicy) {
+	t.Helper()
+	ctx := context.Background()
+	if got := claim(t, o, 10); !slices.Contains(got, id) {
+		t.Fatalf("claimed %v, not %d", got, id)
+	}
+	if _, err := outbox.Dispatch(ctx, o, []int{id}); err != nil {
+		t.Fatal(err)
+	}
+	if err := outbox.MarkUnknown(ctx, b.db.Pool(t), o.ID, id, policy, "timeout"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func claim(t *testing.T, o *owner.Owner, limit int) []int {
 	t.Helper()
 	rows, err := outbox.Claim(context.Background(), o, limit, 4*limit)
@@ -149,14 +164,7 @@ func TestStatusWebhookSettlesAnUnknownSend(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	ids := b.queue(t, "+221770000021")
-	o := b.owner(t)
-	claim(t, o, 1)
-	if _, err := outbox.Dispatch(ctx, o, ids); err != nil {
-		t.Fatal(err)
-	}
-	if err := outbox.MarkUnknown(ctx, b.db.Pool(t), o.ID, ids[0], outbox.UnknownPolicy{ResendAfter: time.Hour}, "timeout"); err != nil {
-		t.Fatal(err)
-	}
+	b.lostAnswer(t, b.owner(t), ids[0], outbox.UnknownPolicy{ResendAfter: time.Hour})
 	a, err := outbox.ApplyStatus(ctx, b.db.Pool(t), outbox.StatusUpdate{WaMessageID: "wamid.X", RowID: ids[0], Status: "sent", Timestamp: time.Now()})
 	if err != nil || !a.Changed || a.NewStatus != "sent" {
 		t.Fatalf("apply: %+v, %v", a, err)
@@ -175,14 +183,7 @@ func TestUnknownIsResentOnlyAfterItsTimeAndTheInbox(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	ids := b.queue(t, "+221770000031")
-	o := b.owner(t)
-	claim(t, o, 1)
-	if _, err := outbox.Dispatch(ctx, o, ids); err != nil {
-		t.Fatal(err)
-	}
-	if err := outbox.MarkUnknown(ctx, b.db.Pool(t), o.ID, ids[0], outbox.UnknownPolicy{ResendAfter: time.Hour}, "timeout"); err != nil {
-		t.Fatal(err)
-	}
+	b.lostAnswer(t, b.owner(t), ids[0], outbox.UnknownPolicy{ResendAfter: time.Hour})
 	other := b.owner(t)
 	if got := claim(t, other, 10); len(got) != 0 {
 		t.Fatalf("resent before its time: %v", got)
@@ -204,13 +205,7 @@ func TestUnknownIsResentOnlyAfterItsTimeAndTheInbox(t *testing.T) {
 
 	// Held for a person: never claimed, whatever the time.
 	held := b.queue(t, "+221770000032")
-	claim(t, other, 10)
-	if _, err := outbox.Dispatch(ctx, other, held); err != nil {
-		t.Fatal(err)
-	}
-	if err := outbox.MarkUnknown(ctx, b.db.Pool(t), other.ID, held[0], hold, "timeout"); err != nil {
-		t.Fatal(err)
-	}
+	b.lostAnswer(t, other, held[0], hold)
 	if got := claim(t, b.owner(t), 10); slices.Contains(got, held[0]) {
 		t.Fatal("a held send was claimed")
 	}
