@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 )
 
@@ -58,7 +55,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("emulator: --access-token is required")
 	}
 	if *templates != "" {
-		ts, err := loadTemplates(*templates)
+		ts, err := emulator.ReadTemplates(*templates)
 		if err != nil {
 			return fmt.Errorf("emulator: %w", err)
 		}
@@ -83,22 +80,4 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("emulator shutdown: %w", err)
 	}
 	return nil
-}
-
-// loadTemplates reads a template catalogue: a JSON array of templates or a
-// page of GET /{waba-id}/message_templates.
-func loadTemplates(path string) ([]whatsapp.TemplateInfo, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read templates: %w", err)
-	}
-	var list []whatsapp.TemplateInfo
-	if err := json.Unmarshal(raw, &list); err == nil {
-		return list, nil
-	}
-	var page whatsapp.TemplatePage
-	if err := json.Unmarshal(raw, &page); err != nil {
-		return nil, fmt.Errorf("parse templates %s: %w", path, err)
-	}
-	return page.Data, nil
 }
