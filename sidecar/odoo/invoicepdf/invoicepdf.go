@@ -3,13 +3,20 @@
 // else Odoo's own report over HTTP when Odoo's URL and credentials are configured,
 // else a clean PDF rendered here (company, customer, lines, taxes, totals, due date).
 // The sender uploads it to Meta and sends it by media id, so no public URL is needed.
+//
+// The report is the one source that costs Odoo's users something: it is asked for
+// once per invoice, a bounded number at a time, and never while Odoo answers slower
+// than usual (report.go, gate.go); past a bound the PDF is rendered here instead.
 package invoicepdf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/odooweb"
@@ -22,7 +29,8 @@ type PDF struct {
 	Origin   string // attachment, filestore, odoo_report or rendered
 }
 
-// Source finds invoice PDFs.
+// Source finds invoice PDFs. It is safe for concurrent use; its fields must not
+// change after the first Invoice call.
 type Source struct {
 	// DataDir is Odoo's data_dir; attachments live in DataDir/filestore/<db>/.
 	DataDir string
@@ -30,7 +38,63 @@ type Source struct {
 	Odoo *odooweb.Client
 	// Report is Odoo's report name; empty means account.report_invoice.
 	Report string
-	Logger *slog.Logger
+	// MaxConcurrentReports bounds the report requests at Odoo at once, all
+	// invoices together; zero means 1. Each holds one of Odoo's workers for
+	// seconds, and more while wkhtmltopdf fetches the report's CSS and fonts
+	// from Odoo.
+	MaxConcurrentReports int
+	Logger               *slog.Logger
+
+	once    sync.Once
+	logger  *slog.Logger
+	slots   chan struct{} // one token per report request at Odoo
+	flights flights
+	recent  recent
+	gate    gate
+
+	// Replaced by tests only (export_test.go), before the first call.
+	clock clock
+	probe func(context.Context) (time.Duration, error)
+	hooks hooks
+}
+
+// hooks tell tests where calls wait; no-ops in production.
+type hooks struct {
+	Joined         func() // a call waits for another call's request for the same invoice
+	WaitingForSlot func() // a call waits for a free report slot
+}
+
+func (h hooks) joined() {
+	if h.Joined != nil {
+		h.Joined()
+	}
+}
+
+func (h hooks) waitingForSlot() {
+	if h.WaitingForSlot != nil {
+		h.WaitingForSlot()
+	}
+}
+
+func (s *Source) init() {
+	s.once.Do(func() {
+		s.logger = s.Logger
+		if s.logger == nil {
+			s.logger = slog.New(slog.DiscardHandler)
+		}
+		s.slots = make(chan struct{}, max(s.MaxConcurrentReports, 1))
+		if s.clock == nil {
+			s.clock = realClock{}
+		}
+		if s.probe == nil && s.Odoo != nil {
+			s.probe = func(ctx context.Context) (time.Duration, error) {
+				ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+				defer cancel()
+				return s.Odoo.Ping(ctx)
+			}
+		}
+		s.gate = gate{clock: s.clock, probe: s.probe}
+	})
 }
 
 // Filename is Odoo's attachment name for an invoice: its name with / replaced by _.
@@ -41,8 +105,10 @@ func Filename(invoiceName string) string {
 	return strings.ReplaceAll(invoiceName, "/", "_") + ".pdf"
 }
 
-// Invoice returns the PDF of invoice id.
+// Invoice returns the PDF of invoice id. Its Data may be shared with other calls:
+// read it, never change it.
 func (s *Source) Invoice(ctx context.Context, q odoo.DBTX, id int) (PDF, error) {
+	s.init()
 	inv, found, err := odoo.GetInvoice(ctx, q, id)
 	if err != nil {
 		return PDF{}, err
@@ -51,10 +117,7 @@ func (s *Source) Invoice(ctx context.Context, q odoo.DBTX, id int) (PDF, error) 
 		return PDF{}, fmt.Errorf("invoice %d: not found", id)
 	}
 	filename := Filename(inv.Name)
-	logger := s.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := s.logger
 
 	attachmentID, stored, err := odoo.InvoicePDFAttachment(ctx, q, id, filename)
 	if err != nil {
@@ -73,15 +136,18 @@ func (s *Source) Invoice(ctx context.Context, q odoo.DBTX, id int) (PDF, error) 
 	}
 
 	if s.Odoo != nil {
-		report := s.Report
-		if report == "" {
-			report = "account.report_invoice"
-		}
-		data, rerr := s.Odoo.ReportPDF(ctx, report, id)
-		if rerr == nil {
+		data, rerr := s.odooReport(ctx, q, id)
+		switch {
+		case rerr == nil:
 			return PDF{Filename: filename, Data: data, Origin: "odoo_report"}, nil
+		case ctx.Err() != nil:
+			return PDF{}, fmt.Errorf("invoice %s's PDF from Odoo: %w", inv.Name, rerr)
+		case errors.Is(rerr, errOdooBusy), errors.Is(rerr, errReportQueue):
+			logger.Warn("not asking Odoo for the invoice's report while its users wait: rendering it here",
+				"invoice", inv.Name, "err", rerr)
+		default:
+			logger.Warn("Odoo could not render the invoice, rendering it here", "invoice", inv.Name, "err", rerr)
 		}
-		logger.Warn("Odoo could not render the invoice, rendering it here", "invoice", inv.Name, "err", rerr)
 	}
 
 	lines, err := odoo.InvoiceLines(ctx, q, id)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
@@ -50,6 +51,8 @@ func TestInvoicePDFSources(t *testing.T) {
 				switch r.URL.Path {
 				case "/web/session/authenticate":
 					w.Write([]byte(`{"jsonrpc":"2.0","id":1,"result":{"uid":2}}`))
+				case "/web/health":
+					w.Write([]byte(`{"status": "pass"}`))
 				case "/report/pdf/account.report_invoice/31":
 					w.Header().Set("Content-Type", "application/pdf")
 					w.Write(stored)
@@ -59,6 +62,11 @@ func TestInvoicePDFSources(t *testing.T) {
 			}))
 			t.Cleanup(odoo.Close)
 			src.Odoo = &odooweb.Client{URL: odoo.URL, DB: "odoo16", User: "admin", Password: "admin"}
+			// Odoo's real health check, but a usual time whatever the machine's load.
+			invoicepdf.SetTestDoubles(src, nil, func(ctx context.Context) (time.Duration, error) {
+				_, err := src.Odoo.Ping(ctx)
+				return 5 * time.Millisecond, err
+			}, invoicepdf.Hooks{})
 		}, "odoo_report", stored},
 	}
 	for _, c := range cases {

@@ -1,8 +1,9 @@
 // Package odooweb talks to Odoo's own HTTP server, for what the database alone cannot
 // do: run an Odoo method through the external API (JSON-RPC execute_kw, so Odoo's
-// business rules run, e.g. sale.order.action_confirm), and fetch a report PDF
-// (/report/pdf/...) with a session cookie. It is optional: without ODOO_URL the
-// sidecar works on the database alone.
+// business rules run, e.g. sale.order.action_confirm), fetch a report PDF
+// (/report/pdf/...) with a session cookie, and time how fast Odoo answers a trivial
+// request (Ping). It is optional: without ODOO_URL the sidecar works on the
+// database alone.
 package odooweb
 
 import (
@@ -14,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,4 +188,54 @@ func (c *Client) ReportPDF(ctx context.Context, report string, id int) ([]byte, 
 		return nil, fmt.Errorf("report %s/%d: HTTP %d: %w", report, id, resp.StatusCode, ErrNotPDF)
 	}
 	return data, nil
+}
+
+// healthPath is Odoo 16's health check (addons/web/controllers/home.py): type http,
+// auth none, save_session=False, it answers {"status": "pass"} and does nothing else.
+// With our session cookie it still takes the path of every user's request
+// (odoo/http.py Request._serve_db): a free HTTP worker (a prefork worker, or a slot
+// of ODOO_MAX_HTTP_THREADS), Registry.check_signaling (one query), a database
+// cursor from Odoo's pool and check_session. So it queues where users queue, and
+// it writes nothing: no session file, no row.
+const healthPath = "/web/health"
+
+// Ping times one request to Odoo's health check through one of its workers, with
+// the session cookie: the time from the moment a connection was ready until the
+// whole answer was read, so neither dialling nor a TLS handshake counts. It logs in
+// first when needed (not timed: a login hashes the password, a user's request does
+// not). An answer other than 200 {"status": "pass"} is an error.
+func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
+	if err := c.authenticate(ctx); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	var ready atomic.Pointer[time.Time] // when the connection was ready; set by the transport
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { now := time.Now(); ready.Store(&now) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, c.URL+healthPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("odoo %s: %w", healthPath, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if err != nil {
+		return 0, fmt.Errorf("odoo %s: %w", healthPath, err)
+	}
+	if at := ready.Load(); at != nil {
+		start = *at
+	}
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("odoo %s: HTTP %d", healthPath, resp.StatusCode)
+	}
+	var health struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &health); err != nil || health.Status != "pass" {
+		return 0, fmt.Errorf("odoo %s: not Odoo's health check (%.60q)", healthPath, raw)
+	}
+	return took, nil
 }
