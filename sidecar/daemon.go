@@ -134,7 +134,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	d.logAccounts()
 
-	pdfs := &invoicepdf.Source{DataDir: d.cfg.Odoo.DataDir, Logger: d.logger}
+	pdfs := &invoicepdf.Source{DataDir: d.cfg.Odoo.DataDir, Logger: d.logger, MaxConcurrentReports: d.cfg.Odoo.MaxConcurrentReports}
 	var odooClient *odooweb.Client
 	if d.cfg.Odoo.URL != "" {
 		odooClient = &odooweb.Client{URL: d.cfg.Odoo.URL, DB: d.cfg.Odoo.DB, User: d.cfg.Odoo.User, Password: d.cfg.Odoo.Password.Reveal()}

@@ -86,6 +86,9 @@ type Odoo struct {
 	Password Secret `env:"ODOO_PASSWORD"`
 	// DataDir is Odoo's data_dir, to read attachments from its filestore.
 	DataDir string `env:"ODOO_DATA_DIR"`
+	// MaxConcurrentReports bounds the invoice reports Odoo renders for the sidecar
+	// at once (each takes an Odoo worker and wkhtmltopdf); zero means 1.
+	MaxConcurrentReports int `env:"ODOO_MAX_CONCURRENT_REPORTS, default=1"`
 }
 
 // Load reads and validates the configuration from lookup (nil means the process
