@@ -357,9 +357,13 @@ func (d *Daemon) reloadOnChange(ctx context.Context, configBell, templateBell, m
 		case <-ctx.Done():
 			return nil
 		case <-configBell:
+			before := d.accounts.Credentials()
 			d.reloadAccounts(ctx)
 			d.syncBindings(ctx)
 			templateBell.Ring()
+			if d.accounts.Credentials() == before {
+				continue // a ring with nothing new to send with (the listener rings at every LISTEN)
+			}
 			if n, err := outbox.WakeWaiting(ctx, d.pool, send.ConfigReasons...); err != nil {
 				d.logger.Warn("waking the messages that waited for the configuration", "err", err)
 			} else if n > 0 {

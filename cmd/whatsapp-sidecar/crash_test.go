@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,6 +57,8 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 			"DATABASE_URL="+db.URL, "WHATSAPP_API_URL="+emu.BaseURL(), "WEBHOOK_ADDR="+webhookAddr,
 			"METRICS_ADDR=127.0.0.1:0", "UNKNOWN_RESEND_AFTER=never", "LOG_LEVEL=error")
 		cmd.Stderr = os.Stderr
+		// Dies with the test binary, even when a timeout panic skips the cleanups.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ package accounts
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -268,6 +269,20 @@ func keywords(list string, defaults []string) []string {
 		return defaults
 	}
 	return out
+}
+
+// Credentials identifies what the accounts can send with (their numbers and
+// tokens): it changes when a token or a number is set, renewed or removed. It is
+// compared, never shown.
+func (r *Registry) Credentials() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var b strings.Builder
+	for _, a := range r.accounts {
+		sum := sha256.Sum256([]byte(a.AccessToken.Reveal()))
+		fmt.Fprintf(&b, "%d:%s:%x;", a.ConfigID, a.PhoneNumberID, sum[:8])
+	}
+	return b.String()
 }
 
 // All returns the accounts, in config id order.
