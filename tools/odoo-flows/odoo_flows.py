@@ -109,17 +109,31 @@ def summarize_log(lines):
     return out
 
 
-def pick_partner(odoo, args):
+def pick_partners(odoo, args):
+    """The customers, cycled through by the iterations: [(id, name, mobile)], and how many
+    mobiles were written. The first is --partner-id (default base.res_partner_12); with
+    --customers K > 1, K-1 more partners that are neither users nor companies of the database
+    follow, each with a mobile of its own (+221 77 300 xx xx)."""
     pid = args.partner_id or odoo.xmlid("base", "res_partner_12")
     if not pid:
         ids = odoo("res.partner", "search", [["customer_rank", ">", 0]], limit=1, order="id")
         pid = ids[0] if ids else odoo("res.partner", "search", [["is_company", "=", True]], limit=1, order="id")[0]
-    p = odoo("res.partner", "read", [pid], ["name", "mobile"])[0]
-    changed = False
-    if args.mobile and p["mobile"] != args.mobile:
-        odoo("res.partner", "write", [pid], {"mobile": args.mobile})
-        changed = True
-    return pid, p["name"], args.mobile or p["mobile"], changed
+    ids = [pid]
+    if args.customers > 1:
+        companies = [c["partner_id"][0] for c in odoo("res.company", "search_read", [], fields=["partner_id"])]
+        ids += odoo("res.partner", "search", [["user_ids", "=", False], ["id", "not in", companies + [pid]]],
+                    limit=args.customers - 1, order="id")
+        if len(ids) < args.customers:
+            raise SystemExit(f"--customers {args.customers}: only {len(ids)} partners available")
+    out, written = [], 0
+    recs = {r["id"]: r for r in odoo("res.partner", "read", ids, ["name", "mobile"])}
+    for i, p in enumerate(recs[k] for k in ids):
+        want = (args.mobile if i == 0 else f"+221 77 300 {i // 100:02d} {i % 100:02d}") if args.mobile else p["mobile"]
+        if want != p["mobile"]:
+            odoo("res.partner", "write", [p["id"]], {"mobile": want})
+            written += 1
+        out.append((p["id"], p["name"], want))
+    return out, written
 
 
 def pick_product(odoo, args):
@@ -168,10 +182,10 @@ def pct(values, p):
     return s[int(k) - 1]
 
 
-def run_flow(odoo, name, n, warmup, partner, product, logw):
+def run_flow(odoo, name, n, warmup, partners, product, logw):
     title, fn = FLOWS[name]
-    for _ in range(warmup):
-        fn(odoo, partner, product)
+    for i in range(warmup):
+        fn(odoo, partners[i % len(partners)], product)
     load = os.getloadavg()
     logw.start()
     iters, steps, faults, ids = [], {}, [], []
@@ -179,7 +193,7 @@ def run_flow(odoo, name, n, warmup, partner, product, logw):
     for i in range(n):
         t = time.perf_counter()
         try:
-            rid, st = fn(odoo, partner, product)
+            rid, st = fn(odoo, partners[i % len(partners)], product)
             ids.append(rid)
             for k, v in st.items():
                 steps.setdefault(k, []).append(v)
@@ -194,6 +208,7 @@ def run_flow(odoo, name, n, warmup, partner, product, logw):
         "title": title,
         "n": n,
         "warmup": warmup,
+        "customers": len(partners),
         "loadavg_before": [round(x, 2) for x in load],
         "total_s": round(total, 3),
         "iteration_median_ms": ms(statistics.median(iters)),
@@ -245,7 +260,9 @@ def main():
     ap.add_argument("--log", default="/tmp/odoo16.log", help="Odoo's log file (default /tmp/odoo16.log); '' for none")
     ap.add_argument("--partner-id", type=int, help="customer (default: demo partner base.res_partner_12)")
     ap.add_argument("--mobile", default="+221 77 123 45 67",
-                    help="mobile written on the customer first if it differs ('' to leave it)")
+                    help="mobile written on the customer first if it differs ('' to leave the mobiles as they are)")
+    ap.add_argument("--customers", type=int, default=1,
+                    help="cycle through K customers, each with its own Senegal mobile (default 1)")
     ap.add_argument("--product-id", type=int, help="product of the one line (default: product.product_product_6)")
     ap.add_argument("--label", default="", help="free text copied into the output (e.g. 'sidecar running')")
     ap.add_argument("--timeout", type=float, default=120, help="seconds per XML-RPC call (default 120)")
@@ -254,20 +271,25 @@ def main():
     flows = [f for f in args.flow.upper() if f in FLOWS]
     if not flows or len(flows) != len(args.flow):
         ap.error("--flow takes A, B or AB")
+    if args.n < 1 or args.customers < 1:
+        ap.error("-n and --customers take a positive number")
 
     odoo = Odoo(args.url, args.db, args.user, args.password, args.timeout)
-    partner, pname, mobile, changed = pick_partner(odoo, args)
+    partners, written = pick_partners(odoo, args)
+    ids = [p[0] for p in partners]
     product, prname = pick_product(odoo, args)
     logw = LogWindow(args.log)
     doc = {"label": args.label, "url": args.url, "db": args.db, "server_version": odoo.version,
-           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "partner": [partner, pname, mobile],
-           "partner_mobile_written": changed, "product": [product, prname], "log_file": args.log, "flows": []}
+           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "customers": [list(p) for p in partners],
+           "mobiles_written": written, "product": [product, prname], "log_file": args.log, "flows": []}
     if not args.json:
-        print(f"Odoo {odoo.version} at {args.url} db={args.db}; customer {partner} {pname!r} mobile {mobile!r}"
-              f"{' (written now)' if changed else ''}; product {product} {prname!r}"
+        first = partners[0]
+        more = f" and {len(partners) - 1} more" if len(partners) > 1 else ""
+        print(f"Odoo {odoo.version} at {args.url} db={args.db}; customer {first[0]} {first[1]!r} mobile {first[2]!r}"
+              f"{more}{f' ({written} mobiles written now)' if written else ''}; product {product} {prname!r}"
               f"{'; ' + args.label if args.label else ''}")
     for f in flows:
-        res = run_flow(odoo, f, args.n, args.warmup, partner, product, logw)
+        res = run_flow(odoo, f, args.n, args.warmup, ids, product, logw)
         doc["flows"].append(res)
         if not args.json:
             text_report(res, sys.stdout)
