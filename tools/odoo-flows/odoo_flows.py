@@ -113,7 +113,8 @@ def pick_partners(odoo, args):
     """The customers, cycled through by the iterations: [(id, name, mobile)], and how many
     mobiles were written. The first is --partner-id (default base.res_partner_12); with
     --customers K > 1, K-1 more partners that are neither users nor companies of the database
-    follow, each with a mobile of its own (+221 77 300 xx xx)."""
+    follow (created as "odoo-flows customer <i>" when there are too few), each with a mobile of
+    its own (+221 77 300 xx xx)."""
     pid = args.partner_id or odoo.xmlid("base", "res_partner_12")
     if not pid:
         ids = odoo("res.partner", "search", [["customer_rank", ">", 0]], limit=1, order="id")
@@ -123,8 +124,8 @@ def pick_partners(odoo, args):
         companies = [c["partner_id"][0] for c in odoo("res.company", "search_read", [], fields=["partner_id"])]
         ids += odoo("res.partner", "search", [["user_ids", "=", False], ["id", "not in", companies + [pid]]],
                     limit=args.customers - 1, order="id")
-        if len(ids) < args.customers:
-            raise SystemExit(f"--customers {args.customers}: only {len(ids)} partners available")
+        for i in range(len(ids), args.customers):  # too few: create the rest, found again next time
+            ids.append(odoo("res.partner", "create", {"name": f"odoo-flows customer {i}"}))
     out, written = [], 0
     recs = {r["id"]: r for r in odoo("res.partner", "read", ids, ["name", "mobile"])}
     for i, p in enumerate(recs[k] for k in ids):
@@ -202,6 +203,7 @@ def run_flow(odoo, name, n, warmup, partners, product, logw):
         iters.append(time.perf_counter() - t)
     total = time.perf_counter() - start
     time.sleep(0.2)  # let the last log records reach the file
+    load_after = os.getloadavg()
     ms = lambda v: round(v * 1000, 1)
     return {
         "flow": name,
@@ -210,6 +212,7 @@ def run_flow(odoo, name, n, warmup, partners, product, logw):
         "warmup": warmup,
         "customers": len(partners),
         "loadavg_before": [round(x, 2) for x in load],
+        "loadavg_after": [round(x, 2) for x in load_after],
         "total_s": round(total, 3),
         "iteration_median_ms": ms(statistics.median(iters)),
         "iteration_p90_ms": ms(pct(iters, 90)),
@@ -225,8 +228,8 @@ def run_flow(odoo, name, n, warmup, partners, product, logw):
 
 def text_report(res, out):
     lg = res["log"]
-    print(f"flow {res['flow']} ({res['title']}), N={res['n']}, load avg before "
-          f"{' '.join(map(str, res['loadavg_before']))}", file=out)
+    print(f"flow {res['flow']} ({res['title']}), N={res['n']}, customers {res['customers']}, load avg before "
+          f"{' '.join(map(str, res['loadavg_before']))}, after {' '.join(map(str, res['loadavg_after']))}", file=out)
     print(f"  total {res['total_s']:.2f} s; per iteration median {res['iteration_median_ms']:.1f} ms, "
           f"p90 {res['iteration_p90_ms']:.1f} ms (min {res['iteration_min_ms']:.1f}, max {res['iteration_max_ms']:.1f})",
           file=out)
