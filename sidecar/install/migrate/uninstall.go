@@ -9,7 +9,7 @@ import (
 )
 
 // captureTriggers are the triggers the migrations (004_capture_triggers.sql,
-// 022_action_bindings.sql) put on tables outside the sidecar's schema. Dropping the
+// 022_action_bindings.sql, 030_discuss.sql) put on tables outside the sidecar's schema. Dropping the
 // schema with CASCADE would remove them too; naming them makes the report say what
 // left Odoo's tables.
 var captureTriggers = []struct{ Table, Trigger string }{
@@ -21,11 +21,15 @@ var captureTriggers = []struct{ Table, Trigger string }{
 	{"whatsapp_message", "whatsapp_sidecar_notify_update"},
 	{"whatsapp_config", "whatsapp_sidecar_notify_change"},
 	{"whatsapp_config", "whatsapp_sidecar_sync_bindings"},
+	{"mail_message", "whatsapp_sidecar_capture_discuss"},
+	{"whatsapp_conversation", "whatsapp_sidecar_capture_conversation"},
 }
 
-// OdooTables are the Odoo-visible tables of 001_odoo_tables.sql, in an order that
-// drops referencing tables first.
+// OdooTables are the Odoo-visible tables of 001_odoo_tables.sql (and the operators'
+// many2many of 030_discuss.sql), in an order that drops referencing tables first.
+// The Discuss channels stay: they are Odoo's, and hold the conversations' history.
 var OdooTables = []string{
+	"whatsapp_config_operator_rel",
 	"whatsapp_message",
 	"whatsapp_conversation",
 	"whatsapp_button_action",

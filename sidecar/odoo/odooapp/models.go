@@ -37,9 +37,12 @@ type Field struct {
 	// <table>_<field>_index: for any other, `odoo -u` would create one.
 	Index bool
 
-	Relation      string // many2one, one2many: the comodel
+	Relation      string // many2one, one2many, many2many: the comodel
 	OnDelete      string // many2one: same as the column's FOREIGN KEY ON DELETE
 	RelationField string // one2many: the inverse many2one
+	// many2many: the relation table the migrations create and its columns (this
+	// model's, the comodel's).
+	RelationTable, Column1, Column2 string
 
 	Selection []Option
 
@@ -78,7 +81,8 @@ func (f Field) Copied() bool {
 		"wa_status", "error_code", "error_message", "attempts", "next_attempt_at", "retry_reason", "claimed_by",
 		"dispatched_at", "note_pending", "flags_pending",
 		"sent_at", "delivered_at", "read_at", "failed_at", "meta_template_id", "last_synced_at",
-		"template_sync_requested_at", "templates_synced_at":
+		"template_sync_requested_at", "templates_synced_at",
+		"discuss_channel_id", "discuss_window_notice_for", "discuss_message_id", "discuss_shown":
 		return false
 	}
 	return true
@@ -186,6 +190,10 @@ var configModel = Model{
 		field("text_invoice_reminder", "text", "Text: unpaid invoice reminder", "Texte : rappel de facture impayée"),
 		field("template_sync_requested_at", "datetime", "Template sync requested on", "Synchronisation des modèles demandée le", readonly),
 		field("templates_synced_at", "datetime", "Templates synced on", "Modèles synchronisés le", readonly),
+		{Name: "operator_ids", Type: "many2many", LabelEN: "Operators (Discuss)", LabelFR: "Opérateurs (Discuss)",
+			HelpEN: "The users whose Discuss shows this number's WhatsApp conversations. Empty: the Sales team's users, else the administrator.",
+			HelpFR: "Les utilisateurs dont Discuss affiche les conversations WhatsApp de ce numéro. Vide : les utilisateurs de l'équipe Ventes, sinon l'administrateur.",
+			Relation: "res.users", RelationTable: "whatsapp_config_operator_rel", Column1: "config_id", Column2: "user_id"},
 	},
 }
 
@@ -242,6 +250,14 @@ var conversationModel = Model{
 		field("opt_out", "boolean", "Opted out", "Désinscrit",
 			help("The customer sent an opt-out keyword (STOP) from this number.", "Le client a envoyé un mot-clé de désinscription (STOP) depuis ce numéro.")),
 		field("opt_out_date", "datetime", "Opt-out date", "Date de désinscription", readonly),
+		selection("state", "Status", "Statut", []Option{
+			{"open", "Open", "Ouverte"},
+			{"closed", "Closed", "Fermée"},
+		}, help("Closed conversations reopen when the customer writes again.", "Une conversation fermée se rouvre quand le client écrit de nouveau.")),
+		many2one("assigned_user_id", "res.users", "set null", "Assigned to", "Assignée à",
+			help("The operator who handles the conversation; its Discuss channel says so.", "L'opérateur qui traite la conversation ; son canal Discuss l'indique.")),
+		many2one("discuss_channel_id", "mail.channel", "set null", "Discuss channel", "Canal Discuss", readonly, indexed),
+		field("discuss_window_notice_for", "datetime", "24-hour window closing told for", "Fin de fenêtre de 24 h signalée pour", readonly),
 		{Name: "message_ids", Type: "one2many", LabelEN: "Messages", LabelFR: "Messages",
 			Relation: "whatsapp.message", RelationField: "conversation_id"},
 		{Name: "message_count", Type: "integer", LabelEN: "Number of messages", LabelFR: "Nombre de messages",
@@ -446,6 +462,8 @@ var messageModel = Model{
 		field("failed_at", "datetime", "Failed on", "Échec le", readonly),
 		field("raw_payload", "text", "Raw payload", "Payload brut", readonly),
 		field("raw_response", "text", "Raw API response", "Réponse brute API", readonly),
+		many2one("discuss_message_id", "mail.message", "set null", "Discuss message", "Message Discuss", readonly),
+		field("discuss_shown", "char", "Status shown in Discuss", "Statut affiché dans Discuss", readonly),
 	},
 }
 
