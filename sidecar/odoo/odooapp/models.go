@@ -191,8 +191,8 @@ var configModel = Model{
 		field("template_sync_requested_at", "datetime", "Template sync requested on", "Synchronisation des modèles demandée le", readonly),
 		field("templates_synced_at", "datetime", "Templates synced on", "Modèles synchronisés le", readonly),
 		{Name: "operator_ids", Type: "many2many", LabelEN: "Operators (Discuss)", LabelFR: "Opérateurs (Discuss)",
-			HelpEN: "The users whose Discuss shows this number's WhatsApp conversations. Empty: the Sales team's users, else the administrator.",
-			HelpFR: "Les utilisateurs dont Discuss affiche les conversations WhatsApp de ce numéro. Vide : les utilisateurs de l'équipe Ventes, sinon l'administrateur.",
+			HelpEN:   "The users whose Discuss shows this number's WhatsApp conversations. Empty: the Sales team's users, else the administrator.",
+			HelpFR:   "Les utilisateurs dont Discuss affiche les conversations WhatsApp de ce numéro. Vide : les utilisateurs de l'équipe Ventes, sinon l'administrateur.",
 			Relation: "res.users", RelationTable: "whatsapp_config_operator_rel", Column1: "config_id", Column2: "user_id"},
 	},
 }
