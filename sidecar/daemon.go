@@ -31,6 +31,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/webhook"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/actions"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/compose"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/discuss"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/inbound"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/reminder"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/send"
@@ -153,6 +154,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.listener.Subscribe(listen.TopicMessage, messageBell)
 	d.listener.Subscribe(listen.TopicConfig, configBell)
 	d.listener.Subscribe(listen.TopicInbox, inboxBell)
+	discussBell := listen.NewBell()
+	d.listener.Subscribe(listen.TopicDiscuss, discussBell)
 
 	webhookMux.set(webhookHandler(&webhook.Handler{
 		Inbox:   &webhook.PoolInbox{Pool: d.pool},
@@ -173,6 +176,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Panics: panics.WithLabelValues("inbox"),
 		Actions: &actions.Runner{Pool: d.pool, Odoo: odooClient, Logger: d.logger, Metrics: actions.NewMetrics(d.reg),
 			AllowPrivateCallbacks: d.cfg.AllowPrivateCallbacks}}
+	inboxDiscuss := &discuss.Worker{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Bell: discussBell}
 	reminders := &reminder.Scheduler{Pool: d.pool, Accounts: d.accounts, Logger: d.logger}
 	syncer := &templates.Syncer{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Bell: templateBell,
 		OnSync: func(ctx context.Context) { d.reloadAccounts(ctx) }}
@@ -188,6 +192,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		{"writeback", fetchOnly(writer.Run)},
 		{"inbox", processor.Run},
 		{"reminders", fetchOnly(reminders.Run)},
+		{"discuss", fetchOnly(inboxDiscuss.Run)},
 		{"templates", fetchOnly(syncer.Run)},
 		{"config", fetchOnly(func(ctx context.Context) error {
 			return d.reloadOnChange(ctx, configBell, templateBell, messageBell)

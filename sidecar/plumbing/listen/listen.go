@@ -26,6 +26,7 @@ const (
 	TopicMessage = "message"
 	TopicConfig  = "config"
 	TopicInbox   = "inbox"
+	TopicDiscuss = "discuss" // the discuss worker: an operator wrote, or Discuss is behind on a message
 )
 
 // Bell is a doorbell: Ring never blocks, and rings that come while nobody waits
