@@ -32,7 +32,7 @@ func CreateContact(ctx context.Context, tx pgx.Tx, c NewContact, at time.Time) (
 		INSERT INTO res_partner (name, display_name, type, active, is_company, partner_share, color, mobile, phone_sanitized,
 		    country_id, comment, message_bounce, supplier_rank, customer_rank, invoice_warn, sale_warn,
 		    create_uid, create_date, write_uid, write_date)
-		VALUES ($1, $1, 'contact', true, false, true, 0, $2, NULLIF(trim($2), ''),
+		VALUES ($1, $1, 'contact', true, false, true, 0, $2::text, NULLIF(trim($2::text), ''),
 		    (SELECT id FROM res_country WHERE code = NULLIF($3, '')), NULLIF($4, ''), 0, 0, 0, 'no-message', 'no-message',
 		    1, $5, 1, $5)
 		RETURNING id`, c.Name, c.Mobile, strings.ToUpper(c.Country), c.Note, at.UTC()).Scan(&id)

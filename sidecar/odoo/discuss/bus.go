@@ -40,11 +40,17 @@ func PartnerChannel(partnerID int) Channel { return Channel{"res.partner", partn
 func (b *Bus) Send(target Channel, typ string, payload any) {
 	ch := []any{b.db, target.Model, target.ID}
 	key := jsonText(ch)
-	b.rows = append(b.rows, [2]string{key, jsonText(map[string]any{"type": typ, "payload": payload})})
+	b.rows = append(b.rows, [2]string{key, jsonText(envelope{Type: typ, Payload: payload})})
 	if !b.seen[key] {
 		b.seen[key] = true
 		b.channels = append(b.channels, ch)
 	}
+}
+
+// envelope is a bus message as Odoo writes it: type first.
+type envelope struct {
+	Type    string `json:"type"`
+	Payload any    `json:"payload"`
 }
 
 // Len is how many notifications are collected.

@@ -1,0 +1,458 @@
+package discuss_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/inbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/discuss"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/inbound"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/worker/send"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	token         = "EAAG-discuss-token"
+	phoneNumberID = emulator.DefaultPhoneNumberID
+	awaWaID       = "221771234567" // partner 42 of the demo data, mobile "+221 77 123 45 67"
+	adminPartner  = 3              // the Sales team's only user: the default operator
+)
+
+type bundle struct {
+	db        *pgtest.DB
+	pool      *pgxpool.Pool
+	emu       *emulator.Server
+	processor *inbound.Processor
+	sender    *send.Sender
+	worker    *discuss.Worker
+}
+
+// setup is a sidecar-installed Odoo database with one active WhatsApp config, the
+// webhook processor, the sender talking to an emulator, and the discuss worker.
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	db := pgtest.NewDB(t, pgtest.Sidecar)
+	b := &bundle{db: db, pool: db.Pool(t)}
+	b.emu = emulatortest.Start(t, emulator.Config{AccessToken: token, PhoneNumberID: phoneNumberID})
+	db.Exec(t, `INSERT INTO whatsapp_config (name, phone_number_id, access_token, company_id, default_country_code, is_active)
+		VALUES ('Boutique', $1, $2, 1, 'SN', true)`, phoneNumberID, token)
+	reg := accounts.New(accounts.Options{Env: config.WhatsApp{APIURL: b.emu.BaseURL()}})
+	if err := reg.Load(ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	b.processor = &inbound.Processor{Pool: b.pool, Accounts: reg, SkipMedia: true}
+	b.sender = &send.Sender{Pool: b.pool, Accounts: reg, PDFs: &invoicepdf.Source{},
+		PairInterval: time.Millisecond, PairBurst: 100, Backoff: func(int) time.Duration { return 0 }}
+	b.worker = &discuss.Worker{Pool: b.pool, Accounts: reg}
+	t.Cleanup(func() {
+		if b.worker.Notifier != nil {
+			b.worker.Notifier.Close(context.Background())
+		}
+	})
+	return b
+}
+
+// receive stores a webhook delivery as the intake does and processes it.
+func (b *bundle) receive(t *testing.T, body []byte) {
+	t.Helper()
+	if err := inbox.Store(context.Background(), b.pool, [][]byte{body}, []string{""}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.processor.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *bundle) drain(t *testing.T) {
+	t.Helper()
+	if _, err := b.worker.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func textFrom(waID, name, wamid, body string, at time.Time) []byte {
+	return payload(whatsapp.WebhookValue{
+		Contacts: []whatsapp.WebhookContact{{Profile: whatsapp.WebhookProfile{Name: name}, WaID: waID}},
+		Messages: []whatsapp.InboundMessage{{From: waID, ID: wamid, Timestamp: strconv.FormatInt(at.Unix(), 10), Type: "text",
+			Text: &whatsapp.Text{Body: body}}},
+	})
+}
+
+func clickFrom(waID, wamid, buttonID, title string) []byte {
+	return payload(whatsapp.WebhookValue{
+		Contacts: []whatsapp.WebhookContact{{Profile: whatsapp.WebhookProfile{Name: "Client"}, WaID: waID}},
+		Messages: []whatsapp.InboundMessage{{From: waID, ID: wamid, Timestamp: strconv.FormatInt(time.Now().Unix(), 10), Type: "interactive",
+			Interactive: &whatsapp.InboundInteractive{Type: "button_reply", ButtonReply: &whatsapp.ButtonReply{ID: buttonID, Title: title}}}},
+	})
+}
+
+func payload(value whatsapp.WebhookValue) []byte {
+	value.MessagingProduct = "whatsapp"
+	value.Metadata = whatsapp.WebhookMetadata{DisplayPhoneNumber: emulator.DefaultDisplayPhoneNumber, PhoneNumberID: phoneNumberID}
+	body, _ := json.Marshal(whatsapp.WebhookPayload{Object: "whatsapp_business_account", Entry: []whatsapp.WebhookEntry{{
+		ID: emulator.DefaultWABAID, Changes: []whatsapp.WebhookChange{{Field: "messages", Value: value}},
+	}}})
+	return body
+}
+
+// channelOf is the Discuss channel of the customer's conversation.
+func (b *bundle) channelOf(t *testing.T, waID string) int {
+	t.Helper()
+	var id *int
+	if err := b.pool.QueryRow(context.Background(), `SELECT discuss_channel_id FROM whatsapp_conversation WHERE wa_id = $1`, waID).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if id == nil {
+		t.Fatal("the conversation has no Discuss channel")
+	}
+	return *id
+}
+
+type posted struct {
+	ID       int
+	Author   int
+	Type     string
+	Body     string
+	Tracking string
+}
+
+// posts are the channel's messages, oldest first, with their status line.
+func (b *bundle) posts(t *testing.T, channel int) []posted {
+	t.Helper()
+	rows, err := b.pool.Query(context.Background(), `
+		SELECT m.id, COALESCE(m.author_id, 0), m.message_type, COALESCE(m.body, ''),
+		    COALESCE((SELECT old_value_char || ' → ' || new_value_char FROM mail_tracking_value v WHERE v.mail_message_id = m.id), '')
+		FROM mail_message m WHERE m.model = 'mail.channel' AND m.res_id = $1 ORDER BY m.id`, channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[posted])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// operatorWrites posts in the channel what Odoo's /mail/message/post writes for
+// the admin (trace step 4): a comment authored by the operator, in Odoo's own
+// transaction.
+func (b *bundle) operatorWrites(t *testing.T, channel int, text string) int {
+	t.Helper()
+	var id int
+	err := b.pool.QueryRow(context.Background(), `
+		INSERT INTO mail_message (author_guest_id, author_id, body, create_date, create_uid, date, email_add_signature, email_from,
+		    message_id, message_type, model, parent_id, record_name, reply_to, res_id, subject, subtype_id, write_date, write_uid)
+		VALUES (NULL, 3, $2, now() AT TIME ZONE 'utc', 2, date_trunc('second', now() AT TIME ZONE 'utc'), true, NULL,
+		    $3, 'comment', 'mail.channel', NULL, 'x', NULL, $1, NULL, 1,
+		    now() AT TIME ZONE 'utc', 2) RETURNING id`, channel, "<p>"+text+"</p>", "<1.2-openerp-"+strconv.Itoa(channel)+"-mail.channel@vm>").Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// recordedPayload is the new_message bus payload Odoo wrote for step 3 of the
+// Discuss trace (a message_post on a channel with a customer as author).
+func recordedPayload(t *testing.T) map[string]any {
+	t.Helper()
+	path, err := pgtest.OdooFile("discuss_trace.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`'(\{"type":"mail\.channel/new_message".*?\}\}\})'`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatal("no new_message bus row in discuss_trace.sql")
+	}
+	var v map[string]any
+	if err := json.Unmarshal(m[1], &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func keys(v any) []string {
+	m, _ := v.(map[string]any)
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// A customer's message becomes a channel whose member is the operator, and a
+// message authored by the customer's partner, with the columns and the bus
+// notification Odoo's own message_post writes; the NOTIFY reaches Odoo's channel.
+func TestCustomerMessageIsPostedInItsChannelAsOdooPostsIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	imbus := listenImbus(t, b.db)
+
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.in1", "Bonjour, où en est ma commande ?", time.Now()))
+	b.drain(t)
+
+	ch := b.channelOf(t, awaWaID)
+	var typ, name, uuid string
+	var members []int
+	if err := b.pool.QueryRow(ctx, `SELECT channel_type, name, uuid, ARRAY(SELECT partner_id FROM mail_channel_member WHERE channel_id = c.id ORDER BY partner_id)
+		FROM mail_channel c WHERE id = $1`, ch).Scan(&typ, &name, &uuid, &members); err != nil {
+		t.Fatal(err)
+	}
+	if typ != "group" || name != "Awa Ndiaye (+221771234567)" || len(uuid) != 10 || len(members) != 1 || members[0] != adminPartner {
+		t.Fatalf("channel %q type %s uuid %q members %v, want the group \"Awa Ndiaye (+221771234567)\" of the admin", name, typ, uuid, members)
+	}
+	posts := b.posts(t, ch)
+	if len(posts) != 1 || posts[0].Author != 42 || posts[0].Type != "comment" || posts[0].Body != "<p>Bonjour, où en est ma commande ?</p>" {
+		t.Fatalf("posts %+v, want the customer's text by partner 42", posts)
+	}
+	// The columns message_post fills (trace step 3) are all set.
+	var unset []string
+	for _, col := range []string{"author_id", "body", "create_date", "create_uid", "date", "email_add_signature", "message_id",
+		"message_type", "model", "record_name", "res_id", "subtype_id", "write_date", "write_uid"} {
+		var null bool
+		if err := b.pool.QueryRow(ctx, `SELECT `+col+` IS NULL FROM mail_message WHERE id = $1`, posts[0].ID).Scan(&null); err != nil {
+			t.Fatal(err)
+		}
+		if null {
+			unset = append(unset, col)
+		}
+	}
+	if len(unset) > 0 {
+		t.Errorf("columns Odoo sets left NULL: %v", unset)
+	}
+	var message string
+	if err := b.pool.QueryRow(ctx, `SELECT message FROM bus_bus WHERE channel = $1 AND message LIKE '{"type":"mail.channel/new_message"%'`,
+		`["`+b.db.Name+`","res.partner",3]`).Scan(&message); err != nil {
+		t.Fatalf("no new_message for the operator's partner: %v", err)
+	}
+	var ours map[string]any
+	if err := json.Unmarshal([]byte(message), &ours); err != nil {
+		t.Fatal(err)
+	}
+	odoo := recordedPayload(t)
+	ourMsg := ours["payload"].(map[string]any)["message"]
+	odooMsg := odoo["payload"].(map[string]any)["message"]
+	if got, want := strings.Join(keys(ourMsg), " "), strings.Join(keys(odooMsg), " "); got != want {
+		t.Errorf("message payload keys\n got %s\nwant %s (Odoo's)", got, want)
+	}
+	if a := ourMsg.(map[string]any)["author"].(map[string]any); a["name"] != "Awa Ndiaye" {
+		t.Errorf("author %v, want Awa Ndiaye", a)
+	}
+	select {
+	case got := <-imbus:
+		if !strings.Contains(got, `["`+b.db.Name+`","res.partner",3]`) {
+			t.Errorf("NOTIFY imbus %s does not name the operator's partner channel", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no NOTIFY imbus on the postgres database")
+	}
+}
+
+// listenImbus listens to imbus on the server's postgres database (where Odoo
+// listens) and hands over the payloads naming db's channels.
+func listenImbus(t *testing.T, db *pgtest.DB) <-chan string {
+	t.Helper()
+	u, err := url.Parse(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/postgres"
+	conn, err := pgx.Connect(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), `LISTEN imbus`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan string, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				return
+			}
+			if strings.Contains(n.Payload, `"`+db.Name+`"`) {
+				out <- n.Payload
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		conn.Close(context.Background())
+	})
+	return out
+}
+
+// A click shows as the button's title; a message from an unknown number is
+// authored by a partner created for it, tagged as such.
+func TestClickShowsItsTitleAndUnknownNumberGetsAContact(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.receive(t, clickFrom("221701112233", "wamid.click1", "btn_view_order_details_21", "Voir détail"))
+	b.drain(t)
+	ch := b.channelOf(t, "221701112233")
+	posts := b.posts(t, ch)
+	if len(posts) == 0 || posts[0].Body != "<p>🔘 Voir détail</p>" {
+		t.Fatalf("posts %+v, want the click as its title first", posts)
+	}
+	var name, tag string
+	var mobile string
+	if err := b.pool.QueryRow(context.Background(), `SELECT p.name, p.mobile, c.name->>'en_US' FROM res_partner p
+		JOIN res_partner_res_partner_category_rel r ON r.partner_id = p.id JOIN res_partner_category c ON c.id = r.category_id
+		WHERE p.id = $1`, posts[0].Author).Scan(&name, &mobile, &tag); err != nil {
+		t.Fatalf("author %d is not a tagged partner: %v", posts[0].Author, err)
+	}
+	if name != "Client" || mobile != "+221701112233" || tag != "WhatsApp : numéro inconnu" {
+		t.Fatalf("partner %q %q tagged %q", name, mobile, tag)
+	}
+}
+
+// An operator's message in the channel is sent once to the customer; the channel
+// shows its status as it moves.
+func TestOperatorMessageIsSentOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.in2", "Bonjour", time.Now()))
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+
+	mid := b.operatorWrites(t, ch, "Bonjour Awa, elle part demain &amp; arrive jeudi.")
+	b.drain(t)
+	b.drain(t) // a second pass finds nothing more to do
+	if _, err := b.sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, r := range b.emu.Requests() {
+		if strings.HasSuffix(r.Path, "/messages") && r.Status == 200 {
+			var req whatsapp.SendRequest
+			if err := json.Unmarshal(r.Body, &req); err != nil {
+				t.Fatal(err)
+			}
+			if req.Text != nil {
+				texts = append(texts, req.To+": "+req.Text.Body)
+			}
+		}
+	}
+	if len(texts) != 1 || texts[0] != "+221771234567: Bonjour Awa, elle part demain & arrive jeudi." {
+		t.Fatalf("sent %q, want the operator's text once to Awa", texts)
+	}
+	b.drain(t)
+	var tracking string
+	if err := b.pool.QueryRow(ctx, `SELECT old_value_char || ' → ' || new_value_char FROM mail_tracking_value WHERE mail_message_id = $1`, mid).
+		Scan(&tracking); err != nil {
+		t.Fatal(err)
+	}
+	if tracking != "En file d'attente → Envoyé" {
+		t.Errorf("status under the operator's message %q, want \"En file d'attente → Envoyé\"", tracking)
+	}
+}
+
+// Outside the 24-hour window an operator's free text is not sent; the channel said
+// so when the window closed, and says why it was not sent.
+func TestOutsideTheWindowNothingIsSentAndTheChannelSaysWhy(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.old", "Bonjour", time.Now().Add(-30*time.Hour)))
+	b.db.Exec(t, `UPDATE whatsapp_conversation SET last_inbound_at = (now() AT TIME ZONE 'utc') - interval '30 hours'`)
+	b.db.Exec(t, `INSERT INTO whatsapp_template (name, wa_name, language_code, status, notification_kind, config_id)
+		SELECT 'Relance', 'relance_client', 'fr', 'APPROVED', 'discuss_reply', id FROM whatsapp_config`)
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+	posts := b.posts(t, ch)
+	if len(posts) != 2 || posts[1].Type != "notification" || !strings.Contains(posts[1].Body, "24 heures") || !strings.Contains(posts[1].Body, "relance_client") {
+		t.Fatalf("posts %+v, want the message then the window notice offering relance_client", posts)
+	}
+
+	mid := b.operatorWrites(t, ch, "Votre colis est prêt")
+	b.drain(t)
+	if _, err := b.sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := emulatortest.Accepted(b.emu); n != 0 {
+		t.Fatalf("%d messages reached Meta, want none", n)
+	}
+	var status, reason string
+	if err := b.pool.QueryRow(ctx, `SELECT status, error_message FROM whatsapp_message WHERE discuss_message_id = $1`, mid).Scan(&status, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if status != "failed" || !strings.Contains(reason, "24 heures") {
+		t.Errorf("row %s %q, want failed: window closed", status, reason)
+	}
+	posts = b.posts(t, ch)
+	last := posts[len(posts)-1]
+	if last.Type != "notification" || !strings.Contains(last.Body, "Non envoyé") {
+		t.Errorf("last post %+v, want the notice that it was not sent", last)
+	}
+	if posts[len(posts)-2].Tracking == "" || !strings.Contains(posts[len(posts)-2].Tracking, "Échec") {
+		t.Errorf("operator's message status %q, want a failure", posts[len(posts)-2].Tracking)
+	}
+}
+
+// The capture trigger records nothing for a message on another record, nor for
+// the sidecar's own posts; a rolled-back post records nothing.
+func TestCaptureIgnoresOtherMessagesAndTheSidecarsOwn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.in3", "Bonjour", time.Now()))
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+	b.db.Exec(t, `INSERT INTO mail_message (model, res_id, body, message_type, subtype_id, author_id, date)
+		VALUES ('sale.order', 21, '<p>note</p>', 'comment', 1, 3, now() AT TIME ZONE 'utc')`)
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO mail_message (model, res_id, body, message_type, subtype_id, author_id, date)
+		VALUES ('mail.channel', $1, '<p>rolled back</p>', 'comment', 1, 3, now() AT TIME ZONE 'utc')`, ch); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback(ctx)
+	var n int
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM whatsapp_sidecar.discuss_capture`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d captures, want none (the sidecar's posts, another record's note, a rollback)", n)
+	}
+	b.operatorWrites(t, ch, "ok")
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM whatsapp_sidecar.discuss_capture`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d captures of the operator's message, want 1", n)
+	}
+}
+
