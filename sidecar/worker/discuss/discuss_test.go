@@ -455,4 +455,3 @@ func TestCaptureIgnoresOtherMessagesAndTheSidecarsOwn(t *testing.T) {
 		t.Fatalf("%d captures of the operator's message, want 1", n)
 	}
 }
-

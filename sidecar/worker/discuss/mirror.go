@@ -306,7 +306,7 @@ func attachmentOf(ctx context.Context, tx pgx.Tx, id int) (*odiscuss.Attachment,
 // text: a click's title, a location, a reaction.
 type inboundRaw struct {
 	Interactive *struct {
-		ButtonReply *struct{ Title string } `json:"button_reply"`
+		ButtonReply *struct{ Title string }              `json:"button_reply"`
 		ListReply   *struct{ Title, Description string } `json:"list_reply"`
 	} `json:"interactive"`
 	Button *struct {

@@ -116,7 +116,9 @@ func (w words) unknownContact() string {
 		"Contact created by WhatsApp: no contact had this number.")
 }
 
-func (w words) unknownTag() string { return w.pick("WhatsApp : numéro inconnu", "WhatsApp: unknown number") }
+func (w words) unknownTag() string {
+	return w.pick("WhatsApp : numéro inconnu", "WhatsApp: unknown number")
+}
 
 func (w words) chatterLink(channelName string) string {
 	return w.pick("Conversation WhatsApp dans Discuss : ", "WhatsApp conversation in Discuss: ") + channelName
