@@ -158,13 +158,19 @@ func (b *bundle) posts(t *testing.T, channel int) []posted {
 // transaction.
 func (b *bundle) operatorWrites(t *testing.T, channel int, text string) int {
 	t.Helper()
+	return b.writes(t, channel, adminPartner, text)
+}
+
+// writes posts in the channel as author, in Odoo's way.
+func (b *bundle) writes(t *testing.T, channel, author int, text string) int {
+	t.Helper()
 	var id int
 	err := b.pool.QueryRow(context.Background(), `
 		INSERT INTO mail_message (author_guest_id, author_id, body, create_date, create_uid, date, email_add_signature, email_from,
 		    message_id, message_type, model, parent_id, record_name, reply_to, res_id, subject, subtype_id, write_date, write_uid)
-		VALUES (NULL, 3, $2, now() AT TIME ZONE 'utc', 2, date_trunc('second', now() AT TIME ZONE 'utc'), true, NULL,
+		VALUES (NULL, $4, $2, now() AT TIME ZONE 'utc', 2, date_trunc('second', now() AT TIME ZONE 'utc'), true, NULL,
 		    $3, 'comment', 'mail.channel', NULL, 'x', NULL, $1, NULL, 1,
-		    now() AT TIME ZONE 'utc', 2) RETURNING id`, channel, "<p>"+text+"</p>", "<1.2-openerp-"+strconv.Itoa(channel)+"-mail.channel@vm>").Scan(&id)
+		    now() AT TIME ZONE 'utc', 2) RETURNING id`, channel, "<p>"+text+"</p>", "<1.2-openerp-"+strconv.Itoa(channel)+"-mail.channel@vm>", author).Scan(&id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,6 +352,8 @@ func TestOperatorMessageIsSentOnce(t *testing.T) {
 	b.drain(t)
 	ch := b.channelOf(t, awaWaID)
 
+	// An integration posting as the customer (message_post with author_id) is not an answer.
+	b.writes(t, ch, 42, "posted by an integration as Awa")
 	mid := b.operatorWrites(t, ch, "Bonjour Awa, elle part demain &amp; arrive jeudi.")
 	b.drain(t)
 	b.drain(t) // a second pass finds nothing more to do

@@ -51,6 +51,15 @@ func (w *Worker) operatorMessages(ctx context.Context, tx pgx.Tx, refs odiscuss.
 		if !found {
 			continue
 		}
+		operator, err := isOperator(ctx, tx, m.AuthorID)
+		if err != nil {
+			return err
+		}
+		if !operator {
+			// Posted as the customer (an integration calling message_post with
+			// author_id), or by a portal user: not an answer to send.
+			continue
+		}
 		if err := w.operatorMessage(ctx, tx, refs, bus, conv, ch, m, files[m.ID]); err != nil {
 			return fmt.Errorf("operator message %d: %w", m.ID, err)
 		}
@@ -129,6 +138,18 @@ func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.R
 		reason += " " + wd.windowClosed(names)
 	}
 	return w.notice(ctx, tx, refs, bus, ch, reason, now)
+}
+
+// isOperator says whether partnerID is an internal user's: only they answer
+// customers from Discuss.
+func isOperator(ctx context.Context, tx pgx.Tx, partnerID int) (bool, error) {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM res_users WHERE partner_id = $1 AND active AND NOT COALESCE(share, false))`,
+		partnerID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("read the author of a Discuss message: %w", err)
+	}
+	return ok, nil
 }
 
 // replyRows are the messages an operator's post becomes: each file one message

@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+"""The Discuss inbox seen by an operator in a real browser (headless Chromium).
+
+Needs no Odoo source: a running Odoo 16 with the sidecar migrated into its database,
+the sidecar running against a Cloud API emulator (`whatsapp-sidecar emulator` or
+`run --sandbox`), Debian's chromium + chromium-driver + python3-selenium.
+
+  python3 browser_check.py --odoo http://127.0.0.1:8071 --db odoo16chat \
+      --login operator --password operator --emulator http://127.0.0.1:18091 \
+      --from 221771234567 --shots /tmp/discuss
+
+It logs in as the operator, opens the customer's channel in Discuss, then:
+ 1. has the emulator send a customer's message (a signed webhook to the sidecar)
+    and times its appearance in the open page, without a reload;
+ 2. with --xmlrpc-author PARTNER_ID, posts through Odoo's external API instead
+    (mail.channel.message_post as the admin, the customer as author) and times
+    the call and its appearance, for comparison;
+ 3. types an answer in the channel's composer and times its arrival at the
+    emulator, then waits for its delivery status to show under it.
+It prints the timings as JSON and saves screenshots.
+"""
+import argparse, json, os, sys, time, urllib.request, xmlrpc.client, uuid
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def post_json(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=10).read() or b"null")
+
+
+def get_json(url):
+    return json.loads(urllib.request.urlopen(url, timeout=10).read())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--odoo", required=True)
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--login", required=True)
+    ap.add_argument("--password", required=True)
+    ap.add_argument("--admin-password", default="admin")
+    ap.add_argument("--emulator", required=True)
+    ap.add_argument("--from", dest="wa_id", required=True)
+    ap.add_argument("--channel", type=int, help="the customer's channel (default: found over XML-RPC)")
+    ap.add_argument("--xmlrpc-author", type=int, help="partner id to post as over the external API, for comparison")
+    ap.add_argument("--shots", default="/tmp/discuss-shots")
+    a = ap.parse_args()
+    os.makedirs(a.shots, exist_ok=True)
+
+    common = xmlrpc.client.ServerProxy(a.odoo + "/xmlrpc/2/common")
+    admin = common.authenticate(a.db, "admin", a.admin_password, {})
+    models = xmlrpc.client.ServerProxy(a.odoo + "/xmlrpc/2/object", allow_none=True)
+    x = lambda model, meth, *args, **kw: models.execute_kw(a.db, admin, a.admin_password, model, meth, list(args), kw)
+    channel = a.channel
+    if not channel:
+        conv = x("whatsapp.conversation", "search_read", [["wa_id", "=", a.wa_id]], fields=["discuss_channel_id"])
+        channel = conv[0]["discuss_channel_id"][0]
+    channel_name = x("mail.channel", "read", [channel], ["name"])[0]["name"]
+
+    opts = Options()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--lang=fr-FR"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    out = {"channel": channel}
+    try:
+        driver.get(a.odoo + "/web/login?db=" + a.db)
+        driver.find_element(By.NAME, "login").send_keys(a.login)
+        driver.find_element(By.NAME, "password").send_keys(a.password + Keys.ENTER)
+        WebDriverWait(driver, 60).until(lambda d: "/web" in d.current_url and "login" not in d.current_url)
+        driver.get("%s/web#action=mail.action_discuss" % a.odoo)
+        item = WebDriverWait(driver, 60, 0.05).until(lambda d: next(
+            e for e in d.find_elements(By.CSS_SELECTOR, ".o_DiscussSidebarCategoryItem") if e.text.startswith(channel_name[:20])))
+        item.click()
+        composer = WebDriverWait(driver, 60, 0.05).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_ComposerTextInput_textarea"))
+        time.sleep(2)  # the websocket subscribes once the page has settled
+        driver.save_screenshot(os.path.join(a.shots, "1-channel-open.png"))
+
+        # 1. a customer's message through the emulator's signed webhook
+        text = "Bonjour, où en est ma commande ? " + uuid.uuid4().hex[:6]
+        t0 = time.monotonic()
+        post_json(a.emulator + "/_emulator/inbound", {"from": a.wa_id, "name": "Awa", "type": "text", "text": text})
+        WebDriverWait(driver, 30, 0.01).until(lambda d: text in d.find_element(By.CSS_SELECTOR, ".o_ThreadView").text)
+        out["webhook_to_page_ms"] = round((time.monotonic() - t0) * 1000)
+        driver.save_screenshot(os.path.join(a.shots, "2-customer-message.png"))
+
+        # 2. the same through Odoo's external API, for comparison
+        if a.xmlrpc_author:
+            text2 = "Message par l'API externe " + uuid.uuid4().hex[:6]
+            t0 = time.monotonic()
+            x("mail.channel", "message_post", [channel], body=text2, author_id=a.xmlrpc_author,
+              message_type="comment", subtype_xmlid="mail.mt_comment")
+            out["xmlrpc_call_ms"] = round((time.monotonic() - t0) * 1000)
+            WebDriverWait(driver, 30, 0.01).until(lambda d: text2 in d.find_element(By.CSS_SELECTOR, ".o_ThreadView").text)
+            out["xmlrpc_to_page_ms"] = round((time.monotonic() - t0) * 1000)
+
+        # 3. the operator answers in the channel
+        answer = "Elle part demain, livraison jeudi. " + uuid.uuid4().hex[:6]
+        before = len(get_json(a.emulator + "/_emulator/requests?path=/messages"))
+        composer = driver.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_ComposerTextInput_textarea")
+        composer.send_keys(answer)
+        t0 = time.monotonic()
+        composer.send_keys(Keys.ENTER)
+        def at_emulator(_):
+            reqs = get_json(a.emulator + "/_emulator/requests?path=/messages")[before:]
+            return any(answer in json.dumps(r) for r in reqs)
+        WebDriverWait(driver, 30, 0.02).until(at_emulator)
+        out["answer_to_emulator_ms"] = round((time.monotonic() - t0) * 1000)
+        try:
+            WebDriverWait(driver, 20, 0.05).until(
+                lambda d: any(s in d.find_element(By.CSS_SELECTOR, ".o_ThreadView").text for s in ("Lu (WhatsApp)", "Read (WhatsApp)")))
+            out["answer_read_status_ms"] = round((time.monotonic() - t0) * 1000)
+        except Exception:
+            out["answer_read_status_ms"] = None
+        driver.save_screenshot(os.path.join(a.shots, "3-operator-answer.png"))
+        out["reloads"] = 0
+    except Exception:
+        driver.save_screenshot(os.path.join(a.shots, "error.png"))
+        open(os.path.join(a.shots, "error.html"), "w").write(driver.page_source)
+        raise
+    finally:
+        driver.quit()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
