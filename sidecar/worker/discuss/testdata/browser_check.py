@@ -74,8 +74,8 @@ def main():
         driver.find_element(By.NAME, "password").send_keys(a.password + Keys.ENTER)
         WebDriverWait(driver, 60).until(lambda d: "/web" in d.current_url and "login" not in d.current_url)
         driver.get("%s/web#action=mail.action_discuss" % a.odoo)
-        item = WebDriverWait(driver, 60, 0.05).until(lambda d: next(
-            e for e in d.find_elements(By.CSS_SELECTOR, ".o_DiscussSidebarCategoryItem") if e.text.startswith(channel_name[:20])))
+        item = WebDriverWait(driver, 60, 0.05).until(lambda d: next((
+            e for e in d.find_elements(By.CSS_SELECTOR, ".o_DiscussSidebarCategoryItem") if e.text.startswith(channel_name[:20])), None))
         item.click()
         composer = WebDriverWait(driver, 60, 0.05).until(
             lambda d: d.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_ComposerTextInput_textarea"))
@@ -114,7 +114,8 @@ def main():
         out["answer_to_emulator_ms"] = round((time.monotonic() - t0) * 1000)
         try:
             WebDriverWait(driver, 20, 0.05).until(
-                lambda d: any(s in d.find_element(By.CSS_SELECTOR, ".o_ThreadView").text for s in ("Lu (WhatsApp)", "Read (WhatsApp)")))
+                lambda d: d.find_elements(By.CSS_SELECTOR, ".o_Message")[-1].find_element(
+                    By.CSS_SELECTOR, ".o_TrackingValue_newValue").text in ("Lu", "Read"))
             out["answer_read_status_ms"] = round((time.monotonic() - t0) * 1000)
         except Exception:
             out["answer_read_status_ms"] = None
