@@ -109,7 +109,11 @@ var viewTermsFR = map[string]string{
 	"e.g. Confirm the order": "ex. Valider la commande",
 	"e.g. Customer support":  "ex. Support client",
 	"sale.order":             "sale.order",
+	// The conversation form's thread: one message per line (a style, the same in French).
+	conversationThreadCSS: conversationThreadCSS,
 }
+
+const conversationThreadCSS = ".o_field_widget[name=message_ids] .o_kanban_record { flex: 0 0 100% !important; width: 100% !important; max-width: 100% !important; margin: 0 !important; }"
 
 // frTerms are viewTermsFR and the built-in texts the configuration's boxes show,
 // which stay as they are.

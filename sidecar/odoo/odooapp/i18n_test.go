@@ -65,6 +65,8 @@ var sameInFrench = map[string]bool{
 	"Orange Money": true, "Sticker": true, "Wave": true, "Webhook": true, "WhatsApp": true, "WhatsApp Business": true,
 	// Technical values shown as examples.
 	"action_confirm": true, "btn_validate_order_": true, "sale.order": true,
+	// A style, not words.
+	odooapp.ConversationThreadCSS: true,
 }
 
 // A French user reads French, in Odoo's own words: no label stays English (Phone

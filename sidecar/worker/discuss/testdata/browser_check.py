@@ -16,7 +16,8 @@ It logs in as the operator, opens the customer's channel in Discuss, then:
     (mail.channel.message_post as the admin, the customer as author) and times
     the call and its appearance, for comparison;
  3. types an answer in the channel's composer and times its arrival at the
-    emulator, then waits for its delivery status to show under it.
+    emulator, then waits for its delivery status to show under it;
+ 4. opens the conversation in WhatsApp > Conversations (the thread, oldest first).
 It prints the timings as JSON and saves screenshots.
 """
 import argparse, json, os, sys, time, urllib.request, xmlrpc.client, uuid
@@ -120,6 +121,13 @@ def main():
         except Exception:
             out["answer_read_status_ms"] = None
         driver.save_screenshot(os.path.join(a.shots, "3-operator-answer.png"))
+
+        # 4. the same conversation in WhatsApp > Conversations
+        conv = x("whatsapp.conversation", "search", [["discuss_channel_id", "=", channel]])[0]
+        driver.get("%s/web#model=whatsapp.conversation&id=%d&view_type=form" % (a.odoo, conv))
+        WebDriverWait(driver, 30, 0.05).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".o_kanban_record"))
+        time.sleep(0.5)
+        driver.save_screenshot(os.path.join(a.shots, "4-conversation-form.png"))
         out["reloads"] = 0
     except Exception:
         driver.save_screenshot(os.path.join(a.shots, "error.png"))
