@@ -72,6 +72,40 @@ func CreateChannel(ctx context.Context, tx pgx.Tx, c NewChannel, at time.Time) (
 	return info, nil
 }
 
+// AddMembers adds partners to a channel (pinned, open, as CreateChannel adds them)
+// and returns the channel with them; partners already members are left as they are.
+// Tell the new members on the next post (Post.NewMembers): their web clients do not
+// listen to the channel yet.
+func AddMembers(ctx context.Context, tx pgx.Tx, c ChannelInfo, partners []int, at time.Time) (ChannelInfo, []int, error) {
+	have := map[int]bool{}
+	for _, m := range c.Members {
+		have[m.PartnerID] = true
+	}
+	var add []int
+	for _, p := range dedupe(partners) {
+		if !have[p] {
+			add = append(add, p)
+		}
+	}
+	if len(add) == 0 {
+		return c, nil, nil
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO mail_channel_member (channel_id, partner_id, fold_state, is_pinned, last_interest_dt,
+		    create_uid, create_date, write_uid, write_date)
+		SELECT $1, p, 'open', true, $3, 1, $4, 1, $4 FROM unnest($2::int[]) AS p
+		RETURNING id, partner_id`, c.ID, add, seconds(at), at.UTC())
+	if err != nil {
+		return c, nil, fmt.Errorf("add members to channel %d: %w", c.ID, err)
+	}
+	added, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Member])
+	if err != nil {
+		return c, nil, fmt.Errorf("add members to channel %d: %w", c.ID, err)
+	}
+	c.Members = append(c.Members, added...)
+	return c, add, nil
+}
+
 // GetChannel reads a channel and its partner members; found is false when it was
 // deleted.
 func GetChannel(ctx context.Context, q DBTX, id int) (c ChannelInfo, found bool, err error) {

@@ -31,6 +31,9 @@ type Post struct {
 	// clients do not listen to a channel created since they loaded, and fetch,
 	// pin and subscribe to it on this first message.
 	Joined bool
+	// NewMembers are partners added to the channel since their web clients
+	// loaded: told through their partner channel too.
+	NewMembers []int
 }
 
 // Attachment is an ir_attachment a message shows.
@@ -132,6 +135,9 @@ func PostMessage(ctx context.Context, tx pgx.Tx, refs Refs, bus *Bus, p Post) (P
 		}
 	} else {
 		bus.Send(ChannelOf(p.Channel.ID), "mail.channel/new_message", payload)
+		for _, pid := range p.NewMembers {
+			bus.Send(PartnerChannel(pid), "mail.channel/new_message", payload)
+		}
 	}
 	return posted, nil
 }

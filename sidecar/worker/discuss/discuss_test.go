@@ -20,6 +20,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/inbox"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
@@ -113,6 +114,16 @@ func payload(value whatsapp.WebhookValue) []byte {
 		ID: emulator.DefaultWABAID, Changes: []whatsapp.WebhookChange{{Field: "messages", Value: value}},
 	}}})
 	return body
+}
+
+// count runs a count query.
+func (b *bundle) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := b.pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // channelOf is the Discuss channel of the customer's conversation.
@@ -448,18 +459,171 @@ func TestCaptureIgnoresOtherMessagesAndTheSidecarsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx.Rollback(ctx)
-	var n int
-	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM whatsapp_sidecar.discuss_capture`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 0 {
+	if n := b.count(t, `SELECT count(*) FROM whatsapp_sidecar.discuss_capture`); n != 0 {
 		t.Fatalf("%d captures, want none (the sidecar's posts, another record's note, a rollback)", n)
 	}
 	b.operatorWrites(t, ch, "ok")
-	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM whatsapp_sidecar.discuss_capture`).Scan(&n); err != nil {
+	if n := b.count(t, `SELECT count(*) FROM whatsapp_sidecar.discuss_capture`); n != 1 {
+		t.Fatalf("%d captures of the operator's message, want 1", n)
+	}
+}
+
+// A STOP is shown in the channel, and nothing an operator writes reaches the
+// customer after it.
+func TestOptOutIsShownAndNothingMoreIsSent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.stop", "STOP", time.Now()))
+	if _, err := b.sender.Drain(ctx); err != nil { // the confirmation the inbox queued
 		t.Fatal(err)
 	}
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+	found := false
+	for _, p := range b.posts(t, ch) {
+		if p.Type == "notification" && strings.Contains(p.Body, "désinscrit") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("posts %+v, want a notice that the customer opted out", b.posts(t, ch))
+	}
+	sentBefore := emulatortest.Accepted(b.emu)
+	mid := b.operatorWrites(t, ch, "Une dernière chose")
+	b.drain(t)
+	if _, err := b.sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := emulatortest.Accepted(b.emu); n != sentBefore {
+		t.Fatalf("%d more messages reached Meta after STOP, want none", n-sentBefore)
+	}
+	var status, reason string
+	if err := b.pool.QueryRow(ctx, `SELECT status, error_message FROM whatsapp_message WHERE discuss_message_id = $1`, mid).Scan(&status, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if status != "failed" || !strings.Contains(reason, "STOP") {
+		t.Errorf("operator's message %s %q, want failed: opted out", status, reason)
+	}
+}
+
+// A notification to a customer who never wrote starts the conversation and its
+// channel; its status follows Meta's, a failure with its reason; the order's
+// chatter links to the channel.
+func TestNotificationStartsTheConversationAndItsStatusFollows(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var id int
+	if err := b.pool.QueryRow(ctx, `INSERT INTO whatsapp_message (direction, config_id, contact_id, content, message_type, kind,
+		res_model, res_id, buttons, status)
+		SELECT 'out', id, 42, 'Votre commande S00021 est confirmée.', 'interactive', 'order_confirmed', 'sale.order', 21,
+		    '[{"id":"btn_view_order_details_21","title":"Voir détail"}]', 'queued' FROM whatsapp_config RETURNING id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	b.drain(t) // queued: not posted yet
+	if _, err := b.sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+	posts := b.posts(t, ch)
+	var business int
+	if err := b.pool.QueryRow(ctx, `SELECT partner_id FROM res_company WHERE id = 1`).Scan(&business); err != nil {
+		t.Fatal(err)
+	}
+	if len(posts) < 2 || posts[0].Author != business {
+		t.Fatalf("posts %+v, want the notification by the company's partner %d, then a notice", posts, business)
+	}
+	first := posts[0]
+	if !strings.Contains(first.Body, "S00021 est confirmée") || !strings.Contains(first.Body, "[Voir détail]") || first.Tracking != "Odoo → Envoyé" {
+		t.Fatalf("first post %+v, want the notification with its button, sent", first)
+	}
+	if !strings.Contains(posts[1].Body, "24 heures") {
+		t.Errorf("second post %+v, want the notice that the window is closed (the customer never wrote)", posts[1])
+	}
+	var wamid string
+	if err := b.pool.QueryRow(ctx, `SELECT wa_message_id FROM whatsapp_message WHERE id = $1`, id).Scan(&wamid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := outbox.ApplyStatus(ctx, b.pool, outbox.StatusUpdate{WaMessageID: wamid, Status: "failed", Timestamp: time.Now(),
+		ErrorCode: 131026, ErrorMessage: "Message undeliverable"}); err != nil {
+		t.Fatal(err)
+	}
+	b.drain(t)
+	posts = b.posts(t, ch)
+	if got := posts[0].Tracking; got != "Envoyé → Échec : Message undeliverable (131026)" {
+		t.Errorf("status %q, want the failure with its reason", got)
+	}
+	links := b.count(t, `SELECT count(*) FROM mail_message WHERE model = 'sale.order' AND res_id = 21 AND body LIKE $1`,
+		"%active_id=mail.channel_"+strconv.Itoa(ch)+"%")
+	if links != 1 {
+		t.Errorf("%d links to the conversation in the order's chatter, want 1", links)
+	}
+}
+
+// A conversation is assigned and closed from the channel or from Odoo's form; the
+// channel says so, and the customer writing again reopens it.
+func TestAssignCloseAndReopen(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.a1", "Bonjour", time.Now()))
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+	b.operatorWrites(t, ch, "/assign")
+	b.operatorWrites(t, ch, "/close")
+	b.drain(t)
+	var state string
+	var assigned *int
+	if err := b.pool.QueryRow(ctx, `SELECT COALESCE(state, 'open'), assigned_user_id FROM whatsapp_conversation WHERE wa_id = $1`, awaWaID).
+		Scan(&state, &assigned); err != nil {
+		t.Fatal(err)
+	}
+	if state != "closed" || assigned == nil || *assigned != 2 {
+		t.Fatalf("conversation %s assigned to %v, want closed, assigned to the admin", state, assigned)
+	}
+	if n := emulatortest.Accepted(b.emu); n != 0 {
+		t.Fatalf("commands sent %d messages to the customer", n)
+	}
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.a2", "Encore moi", time.Now()))
+	b.drain(t)
+	b.db.Exec(t, `UPDATE whatsapp_conversation SET assigned_user_id = NULL, write_uid = 2 WHERE wa_id = $1`, awaWaID)
+	b.drain(t)
+	var notices []string
+	for _, p := range b.posts(t, ch) {
+		if p.Type == "notification" {
+			notices = append(notices, p.Body)
+		}
+	}
+	want := []string{"assignée à Mitchell Admin", "fermée par Mitchell Admin", "rouverte : le client a écrit", "désassignée par Mitchell Admin"}
+	if len(notices) != len(want) {
+		t.Fatalf("notices %q, want %q", notices, want)
+	}
+	for i, w := range want {
+		if !strings.Contains(notices[i], w) {
+			t.Errorf("notice %d %q, want %q", i, notices[i], w)
+		}
+	}
+}
+
+// When a conversation's 24-hour window closes, its channel says so once.
+func TestWindowClosingIsToldOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.w1", "Bonjour", time.Now()))
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+	b.db.Exec(t, `UPDATE whatsapp_conversation SET last_inbound_at = last_inbound_at - interval '25 hours'`)
+	b.drain(t)
+	b.drain(t)
+	n := 0
+	for _, p := range b.posts(t, ch) {
+		if p.Type == "notification" && strings.Contains(p.Body, "24 heures") {
+			n++
+		}
+	}
 	if n != 1 {
-		t.Fatalf("%d captures of the operator's message, want 1", n)
+		t.Fatalf("%d window notices, want 1", n)
 	}
 }

@@ -84,7 +84,7 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	}
 	wd := w.words(conv.ConfigID)
 	now := w.Now()
-	ch, joined, err := w.channelFor(ctx, tx, &conv)
+	ch, joined, added, err := w.channelFor(ctx, tx, &conv)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	if err != nil {
 		return err
 	}
-	p := odiscuss.Post{Channel: ch, Author: author, BodyHTML: w.body(r, att != nil, wd), At: r.At, Joined: joined}
+	p := odiscuss.Post{Channel: ch, Author: author, BodyHTML: w.body(r, att != nil, wd), At: r.At, Joined: joined, NewMembers: added}
 	if att != nil {
 		p.Attachments = []odiscuss.Attachment{*att}
 	}
@@ -205,17 +205,22 @@ func (w *Worker) conversationFor(ctx context.Context, tx pgx.Tx, r outbox.Discus
 }
 
 // channelFor is the conversation's channel, created with the configuration's
-// operators as members when it has none (joined is then true).
-func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, conv *conversation) (ch odiscuss.ChannelInfo, joined bool, err error) {
-	if conv.ChannelID != 0 {
-		ch, found, err := odiscuss.GetChannel(ctx, tx, conv.ChannelID)
-		if err != nil || found {
-			return ch, false, err
-		}
-	}
+// operators as members when it has none (joined is then true); operators added to
+// the configuration since join it (added).
+func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, conv *conversation) (ch odiscuss.ChannelInfo, joined bool, added []int, err error) {
 	members, err := operatorPartners(ctx, tx, conv.ConfigID)
 	if err != nil {
-		return ch, false, err
+		return ch, false, nil, err
+	}
+	if conv.ChannelID != 0 {
+		ch, found, err := odiscuss.GetChannel(ctx, tx, conv.ChannelID)
+		if err != nil {
+			return ch, false, nil, err
+		}
+		if found {
+			ch, added, err = odiscuss.AddMembers(ctx, tx, ch, members, w.Now())
+			return ch, false, added, err
+		}
 	}
 	name := conv.Phone
 	if conv.ContactName != "" {
@@ -227,13 +232,13 @@ func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, conv *conversation) 
 	}
 	ch, err = odiscuss.CreateChannel(ctx, tx, odiscuss.NewChannel{Name: name, Description: desc, Members: members}, w.Now())
 	if err != nil {
-		return ch, false, err
+		return ch, false, nil, err
 	}
 	if err := setChannel(ctx, tx, conv.ID, ch.ID); err != nil {
-		return ch, false, err
+		return ch, false, nil, err
 	}
 	conv.ChannelID = ch.ID
-	return ch, true, nil
+	return ch, true, nil, nil
 }
 
 // author is who the message is from: the customer's partner (one is created for a
