@@ -290,6 +290,7 @@ var documentModels = []Option{
 	{"res.partner", "Contact", "Contact"},
 	{"whatsapp.conversation", "WhatsApp Conversation", "Conversation WhatsApp"},
 	{"whatsapp.interactive.scenario", "Interactive Scenario", "Scénario interactif"},
+	{"mail.channel", "Discuss channel", "Canal Discuss"},
 }
 
 // resourceRefCompute links each message to its document, one search per model, and
@@ -345,6 +346,7 @@ var messageKinds = []Option{
 	{"reply_callback", "Reply: from the callback URL", "Réponse : de l'URL de rappel"},
 	{"reply_opt_out", "Reply: unsubscribed", "Réponse : désinscription"},
 	{"reply_opt_in", "Reply: subscribed again", "Réponse : réinscription"},
+	{"discuss_reply", "Answer from Discuss", "Réponse depuis Discuss"},
 }
 
 // kindLabelCompute copies kind into the selection where it is one of kinds; a value

@@ -627,3 +627,55 @@ func TestWindowClosingIsToldOnce(t *testing.T) {
 		t.Fatalf("%d window notices, want 1", n)
 	}
 }
+
+// A file an operator attaches in the channel goes to the customer as a document,
+// with the text as its caption.
+func TestOperatorFileIsSentAsADocument(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.f1", "Le devis ?", time.Now()))
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+	// What Odoo writes: the upload first (its own transaction), then the post
+	// linking it (message_attachment_rel, filled after the mail_message insert).
+	var att int
+	if err := b.pool.QueryRow(ctx, `INSERT INTO ir_attachment (name, type, db_datas, mimetype, file_size, res_model, res_id, create_uid, create_date)
+		VALUES ('devis.pdf', 'binary', '%PDF-1.4 devis', 'application/pdf', 14, 'mail.channel', $1, 2, now() AT TIME ZONE 'utc') RETURNING id`, ch).Scan(&att); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mid int
+	if err := tx.QueryRow(ctx, `INSERT INTO mail_message (model, res_id, body, message_type, subtype_id, author_id, create_uid, date)
+		VALUES ('mail.channel', $1, '<p>Voici le devis</p>', 'comment', 1, 3, 2, now() AT TIME ZONE 'utc') RETURNING id`, ch).Scan(&mid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO message_attachment_rel (message_id, attachment_id) VALUES ($1, $2)`, mid, att); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.drain(t)
+	if _, err := b.sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	for _, r := range b.emu.Requests() {
+		if strings.HasSuffix(r.Path, "/messages") && r.Status == 200 {
+			var req whatsapp.SendRequest
+			if err := json.Unmarshal(r.Body, &req); err != nil {
+				t.Fatal(err)
+			}
+			if req.Document != nil {
+				docs = append(docs, req.Document.Filename+": "+req.Document.Caption)
+			}
+		}
+	}
+	if len(docs) != 1 || docs[0] != "devis.pdf: Voici le devis" {
+		t.Fatalf("documents sent %q, want devis.pdf once with its caption", docs)
+	}
+}

@@ -362,6 +362,9 @@ func (w *Worker) body(r outbox.DiscussRow, hasFile bool, wd words) string {
 		if r.ErrorMessage != "" && !hasFile {
 			text += "\n(" + r.ErrorMessage + ")"
 		}
+		if strings.TrimSpace(text) == "" {
+			return "" // a file alone: no empty bubble above it
+		}
 		return odiscuss.TextHTML(text)
 	}
 	switch {

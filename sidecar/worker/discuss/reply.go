@@ -154,11 +154,13 @@ func isOperator(ctx context.Context, tx pgx.Tx, partnerID int) (bool, error) {
 
 // replyRows are the messages an operator's post becomes: each file one message
 // (the text as the first one's caption where WhatsApp has captions), or the text.
+// They are about the channel they were written in, whose files they send (the
+// sender sends only a record's own attachments).
 func replyRows(conv conversation, m odiscuss.Message, text string, files []odiscuss.Attachment) []outbox.Message {
 	base := func(n int) outbox.Message {
 		return outbox.Message{
 			Message: notify.Message{ConfigID: conv.ConfigID, ContactID: conv.ContactID, Phone: conv.Phone,
-				ContactName: conv.ContactName, Kind: replyKind, ResModel: "whatsapp.conversation", ResID: conv.ID},
+				ContactName: conv.ContactName, Kind: replyKind, ResModel: "mail.channel", ResID: conv.ChannelID},
 			ConversationID: conv.ID, DedupKey: "discuss:" + strconv.Itoa(m.ID) + ":" + strconv.Itoa(n),
 		}
 	}

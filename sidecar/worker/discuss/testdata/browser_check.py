@@ -122,6 +122,34 @@ def main():
             out["answer_read_status_ms"] = None
         driver.save_screenshot(os.path.join(a.shots, "3-operator-answer.png"))
 
+        # 3b. the operator attaches a file (the sidecar reads Odoo's filestore: ODOO_DATA_DIR)
+        doc = os.path.join(a.shots, "devis-%s.pdf" % uuid.uuid4().hex[:6])
+        with open(doc, "wb") as f:
+            f.write(b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+        before = len(get_json(a.emulator + "/_emulator/requests?path=/messages"))
+        # Odoo's file input lives outside the page: put it in, for the driver to type the path into.
+        driver.execute_script("""const click = HTMLInputElement.prototype.click;
+            HTMLInputElement.prototype.click = function () {
+                if (this.type !== 'file') { return click.call(this); }
+                this.id = 'browser-check-file'; document.body.appendChild(this);
+            };""")
+        driver.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_Composer_buttonAttachment").click()
+        driver.find_element(By.ID, "browser-check-file").send_keys(doc)
+        WebDriverWait(driver, 30, 0.05).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".o_ThreadView .o_Composer .o_AttachmentCard, .o_ThreadView .o_Composer .o_AttachmentImage")
+                                              and not d.find_elements(By.CSS_SELECTOR, ".o_ThreadView .o_Composer .o_AttachmentCard_uploading, .o_ThreadView .o_Composer .fa-spinner"))
+        t0 = time.monotonic()
+        driver.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_ComposerTextInput_textarea").send_keys(Keys.ENTER)
+        def doc_at_emulator(_):
+            reqs = get_json(a.emulator + "/_emulator/requests?path=/messages")[before:]
+            return any(os.path.basename(doc) in json.dumps(r) for r in reqs)
+        try:
+            WebDriverWait(driver, 30, 0.05).until(doc_at_emulator)
+            out["file_to_emulator_ms"] = round((time.monotonic() - t0) * 1000)
+        except Exception:
+            out["file_to_emulator_ms"] = None
+        time.sleep(1)
+        driver.save_screenshot(os.path.join(a.shots, "3b-operator-file.png"))
+
         # 4. the same conversation in WhatsApp > Conversations
         conv = x("whatsapp.conversation", "search", [["discuss_channel_id", "=", channel]])[0]
         driver.get("%s/web#model=whatsapp.conversation&id=%d&view_type=form" % (a.odoo, conv))
