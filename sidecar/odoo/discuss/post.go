@@ -268,3 +268,62 @@ var (
 func PlainText(body string) string {
 	return strings.TrimSpace(html.UnescapeString(tags.ReplaceAllString(breaks.Replace(body), "")))
 }
+
+// React sets partner's reaction to message messageID of channel channelID, as
+// WhatsApp has it: one reaction per person and message, a new emoji replaces the
+// old one, an empty one removes it (mail_message_reaction rows), and
+// mail.message/insert redraws the message's reaction groups as Odoo's
+// _message_add_reaction_after_hook sends them.
+func React(ctx context.Context, tx pgx.Tx, bus *Bus, channelID, messageID int, partner Partner, emoji string) error {
+	rows, err := tx.Query(ctx, `DELETE FROM mail_message_reaction WHERE message_id = $1 AND partner_id = $2 RETURNING content`,
+		messageID, partner.ID)
+	if err != nil {
+		return fmt.Errorf("remove the reaction of partner %d: %w", partner.ID, err)
+	}
+	removed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("remove the reaction of partner %d: %w", partner.ID, err)
+	}
+	if emoji != "" {
+		if _, err := tx.Exec(ctx, `INSERT INTO mail_message_reaction (message_id, partner_id, content) VALUES ($1, $2, $3)`,
+			messageID, partner.ID, emoji); err != nil {
+			return fmt.Errorf("record the reaction of partner %d: %w", partner.ID, err)
+		}
+	}
+	var groups []any
+	group := func(content string, added bool) error {
+		var count int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM mail_message_reaction WHERE message_id = $1 AND content = $2`,
+			messageID, content).Scan(&count); err != nil {
+			return fmt.Errorf("count the reactions of message %d: %w", messageID, err)
+		}
+		op, partnerOp := "insert", "insert"
+		if count == 0 {
+			op = "insert-and-unlink"
+		}
+		if !added {
+			partnerOp = "insert-and-unlink"
+		}
+		groups = append(groups, []any{op, map[string]any{
+			"content": content, "count": count, "guests": []any{}, "message": map[string]any{"id": messageID},
+			"partners": []any{[]any{partnerOp, map[string]any{"id": partner.ID, "name": partner.Name}}},
+		}})
+		return nil
+	}
+	for _, c := range removed {
+		if c != emoji {
+			if err := group(c, false); err != nil {
+				return err
+			}
+		}
+	}
+	if emoji != "" {
+		if err := group(emoji, true); err != nil {
+			return err
+		}
+	}
+	if len(groups) > 0 {
+		bus.Send(ChannelOf(channelID), "mail.message/insert", map[string]any{"id": messageID, "messageReactionGroups": groups})
+	}
+	return nil
+}

@@ -2,8 +2,11 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // What Odoo Discuss shows of whatsapp_message: each message of a conversation is
@@ -140,4 +143,18 @@ func EnqueueFromDiscuss(ctx context.Context, q DBTX, discussMessageID int, msgs 
 		return nil, fmt.Errorf("link messages %v to Discuss message %d: %w", ids, discussMessageID, err)
 	}
 	return ids, nil
+}
+
+// DiscussMessageOf is the mail_message the message wamid is in its channel (a
+// reaction's target), 0 when it is not posted.
+func DiscussMessageOf(ctx context.Context, q DBTX, wamid string) (int, error) {
+	var id int
+	err := q.QueryRow(ctx, `SELECT COALESCE(discuss_message_id, 0) FROM whatsapp_message WHERE wa_message_id = $1`, wamid).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find the Discuss message of %s: %w", wamid, err)
+	}
+	return id, nil
 }

@@ -679,3 +679,49 @@ func TestOperatorFileIsSentAsADocument(t *testing.T) {
 		t.Fatalf("documents sent %q, want devis.pdf once with its caption", docs)
 	}
 }
+
+// A customer's reaction to one of our messages shows as an Odoo reaction on it, by
+// the customer; a new emoji replaces it, as on WhatsApp.
+func TestReactionIsAnOdooReaction(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.r1", "Bonjour", time.Now()))
+	b.drain(t)
+	ch := b.channelOf(t, awaWaID)
+	mid := b.operatorWrites(t, ch, "Votre colis part demain")
+	b.drain(t)
+	if _, err := b.sender.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wamid string
+	if err := b.pool.QueryRow(ctx, `SELECT wa_message_id FROM whatsapp_message WHERE discuss_message_id = $1`, mid).Scan(&wamid); err != nil {
+		t.Fatal(err)
+	}
+	react := func(id, emoji string) []byte {
+		return payload(whatsapp.WebhookValue{
+			Contacts: []whatsapp.WebhookContact{{Profile: whatsapp.WebhookProfile{Name: "Awa"}, WaID: awaWaID}},
+			Messages: []whatsapp.InboundMessage{{From: awaWaID, ID: id, Timestamp: strconv.FormatInt(time.Now().Unix(), 10), Type: "reaction",
+				Reaction: &whatsapp.InboundReaction{MessageID: wamid, Emoji: emoji}}},
+		})
+	}
+	before := len(b.posts(t, ch))
+	b.receive(t, react("wamid.r2", "👍"))
+	b.drain(t)
+	b.receive(t, react("wamid.r3", "❤️"))
+	b.drain(t)
+	var reactions []string
+	rows, err := b.pool.Query(ctx, `SELECT partner_id || ' ' || content FROM mail_message_reaction WHERE message_id = $1`, mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reactions, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(reactions) != 1 || reactions[0] != "42 ❤️" {
+		t.Fatalf("reactions on the operator's message %q, want Awa's ❤️ alone", reactions)
+	}
+	if after := len(b.posts(t, ch)); after != before {
+		t.Errorf("%d posts after the reactions, want %d (a reaction is no message)", after, before)
+	}
+}

@@ -92,6 +92,12 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	if err != nil {
 		return err
 	}
+	if done, err := w.reaction(ctx, tx, bus, r, author); err != nil || done {
+		if err != nil {
+			return err
+		}
+		return outbox.MarkDiscussShown(ctx, tx, outbox.DiscussShown{ID: r.ID, Shown: r.Status, ConversationID: conv.ID, ContactID: conv.ContactID})
+	}
 	att, err := attachmentOf(ctx, tx, r.AttachmentID)
 	if err != nil {
 		return err
@@ -137,6 +143,32 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	}
 	return outbox.MarkDiscussShown(ctx, tx, outbox.DiscussShown{ID: r.ID, Shown: r.Status, DiscussMessageID: posted.ID,
 		ConversationID: conv.ID, ContactID: conv.ContactID})
+}
+
+// reaction shows a customer's reaction to one of our messages as an Odoo reaction
+// on it; done is false when the row is no reaction to a message the channel shows
+// (it is then posted as a line of text).
+func (w *Worker) reaction(ctx context.Context, tx pgx.Tx, bus *odiscuss.Bus, r outbox.DiscussRow, author odiscuss.Partner) (bool, error) {
+	if r.Direction != "in" || r.Type != "reaction" {
+		return false, nil
+	}
+	var raw inboundRaw
+	if json.Unmarshal([]byte(r.Raw), &raw) != nil || raw.Reaction == nil || raw.Reaction.MessageID == "" {
+		return false, nil
+	}
+	target, err := outbox.DiscussMessageOf(ctx, tx, raw.Reaction.MessageID)
+	if err != nil || target == 0 {
+		return false, err
+	}
+	var channelID int
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(res_id, 0) FROM mail_message WHERE id = $1 AND model = 'mail.channel'`, target).
+		Scan(&channelID); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		return false, fmt.Errorf("read Discuss message %d: %w", target, err)
+	}
+	return true, odiscuss.React(ctx, tx, bus, channelID, target, author, raw.Reaction.Emoji)
 }
 
 // notice posts one of the channel's own lines, by OdooBot.

@@ -12,6 +12,7 @@ the sidecar running against a Cloud API emulator (`whatsapp-sidecar emulator` or
 It logs in as the operator, opens the customer's channel in Discuss, then:
  1. has the emulator send a customer's message (a signed webhook to the sidecar)
     and times its appearance in the open page, without a reload;
+ 1b. sends an image, a location and a reaction the same way;
  2. with --xmlrpc-author PARTNER_ID, posts through Odoo's external API instead
     (mail.channel.message_post as the admin, the customer as author) and times
     the call and its appearance, for comparison;
@@ -90,6 +91,16 @@ def main():
         WebDriverWait(driver, 30, 0.01).until(lambda d: text in d.find_element(By.CSS_SELECTOR, ".o_ThreadView").text)
         out["webhook_to_page_ms"] = round((time.monotonic() - t0) * 1000)
         driver.save_screenshot(os.path.join(a.shots, "2-customer-message.png"))
+
+        # 1b. an image with its caption, a location, a reaction
+        place = "Marché Sandaga " + uuid.uuid4().hex[:6]
+        for body in ({"type": "image", "caption": "La photo du colis"},
+                     {"type": "location", "location": {"latitude": 14.6728, "longitude": -17.4367, "name": place, "address": "Dakar"}},
+                     {"type": "reaction", "emoji": "👍"}):
+            post_json(a.emulator + "/_emulator/inbound", dict(body, **{"from": a.wa_id, "name": "Awa"}))
+        WebDriverWait(driver, 30, 0.02).until(lambda d: place in d.find_element(By.CSS_SELECTOR, ".o_ThreadView").text)
+        time.sleep(1)
+        driver.save_screenshot(os.path.join(a.shots, "2b-media.png"))
 
         # 2. the same through Odoo's external API, for comparison
         if a.xmlrpc_author:
