@@ -116,6 +116,16 @@ func payload(value whatsapp.WebhookValue) []byte {
 	return body
 }
 
+// withAwa is setup with Awa's conversation opened by her message text, and its
+// channel.
+func withAwa(t *testing.T, text string) (*bundle, int) {
+	t.Helper()
+	b := setup(t)
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.first", text, time.Now()))
+	b.drain(t)
+	return b, b.channelOf(t, awaWaID)
+}
+
 // count runs a count query.
 func (b *bundle) count(t *testing.T, query string, args ...any) int {
 	t.Helper()
@@ -357,11 +367,8 @@ func TestClickShowsItsTitleAndUnknownNumberGetsAContact(t *testing.T) {
 // shows its status as it moves.
 func TestOperatorMessageIsSentOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, ch := withAwa(t, "Bonjour")
 	ctx := context.Background()
-	b.receive(t, textFrom(awaWaID, "Awa", "wamid.in2", "Bonjour", time.Now()))
-	b.drain(t)
-	ch := b.channelOf(t, awaWaID)
 
 	// An integration posting as the customer (message_post with author_id) is not an answer.
 	b.writes(t, ch, 42, "posted by an integration as Awa")
@@ -443,11 +450,8 @@ func TestOutsideTheWindowNothingIsSentAndTheChannelSaysWhy(t *testing.T) {
 // the sidecar's own posts; a rolled-back post records nothing.
 func TestCaptureIgnoresOtherMessagesAndTheSidecarsOwn(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, ch := withAwa(t, "Bonjour")
 	ctx := context.Background()
-	b.receive(t, textFrom(awaWaID, "Awa", "wamid.in3", "Bonjour", time.Now()))
-	b.drain(t)
-	ch := b.channelOf(t, awaWaID)
 	b.db.Exec(t, `INSERT INTO mail_message (model, res_id, body, message_type, subtype_id, author_id, date)
 		VALUES ('sale.order', 21, '<p>note</p>', 'comment', 1, 3, now() AT TIME ZONE 'utc')`)
 	tx, err := b.pool.Begin(ctx)
@@ -566,11 +570,8 @@ func TestNotificationStartsTheConversationAndItsStatusFollows(t *testing.T) {
 // channel says so, and the customer writing again reopens it.
 func TestAssignCloseAndReopen(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, ch := withAwa(t, "Bonjour")
 	ctx := context.Background()
-	b.receive(t, textFrom(awaWaID, "Awa", "wamid.a1", "Bonjour", time.Now()))
-	b.drain(t)
-	ch := b.channelOf(t, awaWaID)
 	b.operatorWrites(t, ch, "/assign")
 	b.operatorWrites(t, ch, "/close")
 	b.drain(t)
@@ -632,11 +633,8 @@ func TestWindowClosingIsToldOnce(t *testing.T) {
 // with the text as its caption.
 func TestOperatorFileIsSentAsADocument(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, ch := withAwa(t, "Le devis ?")
 	ctx := context.Background()
-	b.receive(t, textFrom(awaWaID, "Awa", "wamid.f1", "Le devis ?", time.Now()))
-	b.drain(t)
-	ch := b.channelOf(t, awaWaID)
 	// What Odoo writes: the upload first (its own transaction), then the post
 	// linking it (message_attachment_rel, filled after the mail_message insert).
 	var att int
@@ -684,11 +682,8 @@ func TestOperatorFileIsSentAsADocument(t *testing.T) {
 // the customer; a new emoji replaces it, as on WhatsApp.
 func TestReactionIsAnOdooReaction(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b, ch := withAwa(t, "Bonjour")
 	ctx := context.Background()
-	b.receive(t, textFrom(awaWaID, "Awa", "wamid.r1", "Bonjour", time.Now()))
-	b.drain(t)
-	ch := b.channelOf(t, awaWaID)
 	mid := b.operatorWrites(t, ch, "Votre colis part demain")
 	b.drain(t)
 	if _, err := b.sender.Drain(ctx); err != nil {
