@@ -176,7 +176,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		Panics: panics.WithLabelValues("inbox"),
 		Actions: &actions.Runner{Pool: d.pool, Odoo: odooClient, Logger: d.logger, Metrics: actions.NewMetrics(d.reg),
 			AllowPrivateCallbacks: d.cfg.AllowPrivateCallbacks}}
-	inboxDiscuss := &discuss.Worker{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Bell: discussBell}
+	inboxDiscuss := &discuss.Worker{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Bell: discussBell,
+		Metrics: discuss.NewMetrics(d.reg)}
 	reminders := &reminder.Scheduler{Pool: d.pool, Accounts: d.accounts, Logger: d.logger}
 	syncer := &templates.Syncer{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Bell: templateBell,
 		OnSync: func(ctx context.Context) { d.reloadAccounts(ctx) }}

@@ -39,7 +39,8 @@ type DiscussRow struct {
 	ResModel         string
 	ResID            int
 	Raw              string // raw_payload: Meta's message JSON for received rows
-	At               time.Time
+	At               time.Time // when it was sent or received
+	Recorded         time.Time // create_date: when the row was written
 }
 
 // discussPendingSQL lists the rows behind, oldest first. An outbound row is posted
@@ -53,7 +54,7 @@ SELECT id, direction, COALESCE(status, ''), COALESCE(discuss_shown, ''), COALESC
     COALESCE(kind, ''), COALESCE(buttons, ''), COALESCE(template_name, ''), COALESCE(attachment_id, 0),
     COALESCE(error_code, 0), COALESCE(error_message, ''), COALESCE(res_model, ''), COALESCE(res_id, 0),
     CASE WHEN direction = 'in' THEN COALESCE(raw_payload, '') ELSE '' END,
-    COALESCE(sent_at, create_date, ` + now + `)
+    COALESCE(sent_at, create_date, ` + now + `), COALESCE(create_date, ` + now + `)
 FROM whatsapp_message
 WHERE discuss_shown IS DISTINCT FROM status AND discuss_shown IS DISTINCT FROM 'history'
   AND NOT (discuss_message_id IS NULL AND direction = 'out' AND status IN ('queued', 'sending', 'draft'))
@@ -72,7 +73,7 @@ func DiscussPending(ctx context.Context, q DBTX, limit int) ([]DiscussRow, error
 		var r DiscussRow
 		if err := rows.Scan(&r.ID, &r.Direction, &r.Status, &r.Shown, &r.DiscussMessageID, &r.ConfigID, &r.ConversationID,
 			&r.ContactID, &r.Phone, &r.ContactName, &r.Content, &r.Caption, &r.Type, &r.Kind, &r.Buttons, &r.TemplateName,
-			&r.AttachmentID, &r.ErrorCode, &r.ErrorMessage, &r.ResModel, &r.ResID, &r.Raw, &r.At); err != nil {
+			&r.AttachmentID, &r.ErrorCode, &r.ErrorMessage, &r.ResModel, &r.ResID, &r.Raw, &r.At, &r.Recorded); err != nil {
 			return nil, fmt.Errorf("read the messages Discuss is behind on: %w", err)
 		}
 		out = append(out, r)

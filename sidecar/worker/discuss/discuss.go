@@ -33,12 +33,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify/texts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo"
 	odiscuss "github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/discuss"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/listen"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/metrics"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/capture"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/queue/outbox"
 )
@@ -71,6 +73,48 @@ type Worker struct {
 	BatchSize int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics; nil counts nothing.
+	Metrics *Metrics
+}
+
+// Metrics of the Discuss worker.
+type Metrics struct {
+	posts     *prometheus.CounterVec
+	operators *prometheus.CounterVec
+	lag       prometheus.Histogram
+}
+
+// NewMetrics registers the worker's metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		posts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "discuss", Name: "posts_total",
+			Help: "Messages written into Discuss channels, by what: customer, ours (a message we sent), status (a status moved), notice.",
+		}, []string{"what"}),
+		operators: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "discuss", Name: "operator_messages_total",
+			Help: "Messages operators wrote in WhatsApp channels, by outcome: queued, refused (window closed, opted out, no such template), command.",
+		}, []string{"outcome"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: metrics.Namespace, Subsystem: "discuss", Name: "lag_seconds",
+			Help:    "Time from a customer's message being recorded to its post in Discuss committed.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+	}
+	reg.MustRegister(m.posts, m.operators, m.lag)
+	return m
+}
+
+func (w *Worker) countPost(what string) {
+	if w.Metrics != nil {
+		w.Metrics.posts.WithLabelValues(what).Inc()
+	}
+}
+
+func (w *Worker) countOperator(outcome string) {
+	if w.Metrics != nil {
+		w.Metrics.operators.WithLabelValues(outcome).Inc()
+	}
 }
 
 func (w *Worker) defaults() {
@@ -249,6 +293,7 @@ func (w *Worker) captures(ctx context.Context) (int, error) {
 	done := 0
 	for ctx.Err() == nil {
 		var claimed *capture.Capture
+		var outcomes []string
 		err := w.change(ctx, func(tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus) error {
 			cs, err := capture.Claim(ctx, tx, 1)
 			if err != nil || len(cs) == 0 {
@@ -257,7 +302,7 @@ func (w *Worker) captures(ctx context.Context) (int, error) {
 			claimed = &cs[0]
 			switch claimed.Kind {
 			case capture.KindMessage:
-				err = w.operatorMessages(ctx, tx, refs, bus, claimed.ResIDs)
+				outcomes, err = w.operatorMessages(ctx, tx, refs, bus, claimed.ResIDs)
 			case capture.KindConversation:
 				err = w.conversationChanges(ctx, tx, refs, bus, *claimed)
 			}
@@ -278,6 +323,9 @@ func (w *Worker) captures(ctx context.Context) (int, error) {
 				return done, rerr
 			}
 			continue
+		}
+		for _, o := range outcomes {
+			w.countOperator(o)
 		}
 		done++
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
@@ -45,6 +46,7 @@ type bundle struct {
 	processor *inbound.Processor
 	sender    *send.Sender
 	worker    *discuss.Worker
+	metrics   *prometheus.Registry
 }
 
 // setup is a sidecar-installed Odoo database with one active WhatsApp config, the
@@ -64,7 +66,8 @@ func setup(t *testing.T) *bundle {
 	b.processor = &inbound.Processor{Pool: b.pool, Accounts: reg, SkipMedia: true}
 	b.sender = &send.Sender{Pool: b.pool, Accounts: reg, PDFs: &invoicepdf.Source{},
 		PairInterval: time.Millisecond, PairBurst: 100, Backoff: func(int) time.Duration { return 0 }}
-	b.worker = &discuss.Worker{Pool: b.pool, Accounts: reg}
+	b.metrics = prometheus.NewRegistry()
+	b.worker = &discuss.Worker{Pool: b.pool, Accounts: reg, Metrics: discuss.NewMetrics(b.metrics)}
 	t.Cleanup(func() {
 		if b.worker.Notifier != nil {
 			b.worker.Notifier.Close(context.Background())
@@ -124,6 +127,28 @@ func withAwa(t *testing.T, text string) (*bundle, int) {
 	b.receive(t, textFrom(awaWaID, "Awa", "wamid.first", text, time.Now()))
 	b.drain(t)
 	return b, b.channelOf(t, awaWaID)
+}
+
+// metric is the value of a counter with one label.
+func (b *bundle) metric(t *testing.T, name, label, value string) float64 {
+	t.Helper()
+	families, err := b.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // count runs a count query.
@@ -392,6 +417,9 @@ func TestOperatorMessageIsSentOnce(t *testing.T) {
 	}
 	if len(texts) != 1 || texts[0] != "+221771234567: Bonjour Awa, elle part demain & arrive jeudi." {
 		t.Fatalf("sent %q, want the operator's text once to Awa", texts)
+	}
+	if n := b.metric(t, "whatsapp_discuss_operator_messages_total", "outcome", "queued"); n != 1 {
+		t.Errorf("whatsapp_discuss_operator_messages_total{outcome=\"queued\"} = %v, want 1", n)
 	}
 	b.drain(t)
 	var tracking string

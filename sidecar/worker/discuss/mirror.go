@@ -20,7 +20,8 @@ import (
 // mirror brings the channel up to date with one message: posts it, or moves the
 // status shown under it.
 func (w *Worker) mirror(ctx context.Context, r outbox.DiscussRow) error {
-	return w.change(ctx, func(tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus) error {
+	what := ""
+	err := w.change(ctx, func(tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus) error {
 		// Another replica may have done it between the listing and the lock.
 		var shown, status string
 		var posted int
@@ -34,10 +35,22 @@ func (w *Worker) mirror(ctx context.Context, r outbox.DiscussRow) error {
 		}
 		r.Shown, r.Status, r.DiscussMessageID = shown, status, posted
 		if r.DiscussMessageID != 0 {
+			what = "status"
 			return w.moveStatus(ctx, tx, refs, bus, r)
+		}
+		what = "ours"
+		if r.Direction == "in" {
+			what = "customer"
 		}
 		return w.post(ctx, tx, refs, bus, r)
 	})
+	if err == nil && what != "" {
+		w.countPost(what)
+		if what == "customer" && w.Metrics != nil {
+			w.Metrics.lag.Observe(w.Now().Sub(r.Recorded).Seconds())
+		}
+	}
+	return err
 }
 
 // moveStatus shows a posted message's new status.
@@ -175,6 +188,9 @@ func (w *Worker) reaction(ctx context.Context, tx pgx.Tx, bus *odiscuss.Bus, r o
 func (w *Worker) notice(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, ch odiscuss.ChannelInfo, text string, at time.Time) error {
 	_, err := odiscuss.PostMessage(ctx, tx, refs, bus, odiscuss.Post{Channel: ch, Author: refs.OdooBot,
 		BodyHTML: odiscuss.NoticeHTML(text), At: at, Notice: true})
+	if err == nil {
+		w.countPost("notice")
+	}
 	return err
 }
 

@@ -16,15 +16,15 @@ import (
 
 // operatorMessages turns what operators wrote in WhatsApp channels into queued
 // messages (or refusals the channel explains), once per mail_message.
-func (w *Worker) operatorMessages(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, ids []int) error {
+func (w *Worker) operatorMessages(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, ids []int) (outcomes []string, err error) {
 	msgs, err := odiscuss.Messages(ctx, tx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Read after Odoo's commit: message_attachment_rel is filled after the insert.
 	files, err := odiscuss.AttachmentsOf(ctx, tx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, m := range msgs {
 		if m.Type != "comment" {
@@ -32,43 +32,47 @@ func (w *Worker) operatorMessages(ctx context.Context, tx pgx.Tx, refs odiscuss.
 		}
 		done, err := outbox.ByDiscussMessage(ctx, tx, m.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(done) > 0 {
 			continue
 		}
 		conv, found, err := conversationOfChannel(ctx, tx, m.ChannelID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !found {
 			continue
 		}
 		ch, found, err := odiscuss.GetChannel(ctx, tx, m.ChannelID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !found {
 			continue
 		}
 		operator, err := isOperator(ctx, tx, m.AuthorID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !operator {
 			// Posted as the customer (an integration calling message_post with
 			// author_id), or by a portal user: not an answer to send.
 			continue
 		}
-		if err := w.operatorMessage(ctx, tx, refs, bus, conv, ch, m, files[m.ID]); err != nil {
-			return fmt.Errorf("operator message %d: %w", m.ID, err)
+		outcome, err := w.operatorMessage(ctx, tx, refs, bus, conv, ch, m, files[m.ID])
+		if err != nil {
+			return nil, fmt.Errorf("operator message %d: %w", m.ID, err)
+		}
+		if outcome != "" {
+			outcomes = append(outcomes, outcome)
 		}
 	}
-	return nil
+	return outcomes, nil
 }
 
 func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, conv conversation,
-	ch odiscuss.ChannelInfo, m odiscuss.Message, files []odiscuss.Attachment) error {
+	ch odiscuss.ChannelInfo, m odiscuss.Message, files []odiscuss.Attachment) (outcome string, err error) {
 	wd := w.words(conv.ConfigID)
 	now := w.Now()
 	text := odiscuss.PlainText(m.Body)
@@ -78,30 +82,30 @@ func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.R
 	switch strings.ToLower(word) {
 	case "/fermer", "/close":
 		if err := setState(ctx, tx, conv.ID, "closed", nil, m.UserID); err != nil {
-			return err
+			return "", err
 		}
-		return w.notice(ctx, tx, refs, bus, ch, wd.closedBy(by), now)
+		return "command", w.notice(ctx, tx, refs, bus, ch, wd.closedBy(by), now)
 	case "/rouvrir", "/reopen":
 		if err := setState(ctx, tx, conv.ID, "open", nil, m.UserID); err != nil {
-			return err
+			return "", err
 		}
-		return w.notice(ctx, tx, refs, bus, ch, wd.reopenedBy(by), now)
+		return "command", w.notice(ctx, tx, refs, bus, ch, wd.reopenedBy(by), now)
 	case "/assigner", "/assign":
 		user, name, err := w.findUser(ctx, tx, rest, m.UserID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if err := setState(ctx, tx, conv.ID, conv.State, &user, m.UserID); err != nil {
-			return err
+			return "", err
 		}
-		return w.notice(ctx, tx, refs, bus, ch, wd.assigned(name, by), now)
+		return "command", w.notice(ctx, tx, refs, bus, ch, wd.assigned(name, by), now)
 	case "/modele", "/modèle", "/template":
 		return w.sendTemplate(ctx, tx, refs, bus, conv, ch, m, rest, wd)
 	}
 
 	rows := replyRows(conv, m, text, files)
 	if len(rows) == 0 {
-		return nil
+		return "", nil
 	}
 	var reason string
 	switch {
@@ -116,7 +120,7 @@ func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.R
 		}
 	}
 	if _, err := outbox.EnqueueFromDiscuss(ctx, tx, m.ID, rows...); err != nil {
-		return err
+		return "", err
 	}
 	status := outbox.StatusQueued
 	if reason != "" {
@@ -124,20 +128,20 @@ func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.R
 	}
 	s := odiscuss.Status{Field: statusField, Old: origin, New: wd.status(status, reason)}
 	if err := odiscuss.SetStatus(ctx, tx, refs, bus, ch.ID, m.ID, s, now); err != nil {
-		return err
+		return "", err
 	}
 	if reason == "" {
-		return nil
+		return "queued", nil
 	}
 	if !conv.OptOut {
 		// Say what can still reach the customer.
 		names, err := approvedTemplates(ctx, tx, conv.ConfigID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		reason += " " + wd.windowClosed(names)
 	}
-	return w.notice(ctx, tx, refs, bus, ch, reason, now)
+	return "refused", w.notice(ctx, tx, refs, bus, ch, reason, now)
 }
 
 // isOperator says whether partnerID is an internal user's: only they answer
@@ -200,12 +204,12 @@ func mediaType(mimeType string) string {
 // sendTemplate queues "/template NAME text": the approved template, with text
 // as its parameter; it reaches the customer outside the window too.
 func (w *Worker) sendTemplate(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, conv conversation,
-	ch odiscuss.ChannelInfo, m odiscuss.Message, args string, wd words) error {
+	ch odiscuss.ChannelInfo, m odiscuss.Message, args string, wd words) (string, error) {
 	now := w.Now()
 	name, param, _ := strings.Cut(args, " ")
 	wa, lang, found, err := template(ctx, tx, conv.ConfigID, name)
 	if err != nil {
-		return err
+		return "", err
 	}
 	row := replyRows(conv, m, "x", nil)[0]
 	row.Type, row.Content, row.TemplateName, row.TemplateLanguage = "template", strings.TrimSpace(param), wa, lang
@@ -221,7 +225,7 @@ func (w *Worker) sendTemplate(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs
 		row.Status, row.ErrorMessage = outbox.StatusFailed, reason
 	}
 	if _, err := outbox.EnqueueFromDiscuss(ctx, tx, m.ID, row); err != nil {
-		return err
+		return "", err
 	}
 	status := outbox.StatusQueued
 	if reason != "" {
@@ -229,12 +233,12 @@ func (w *Worker) sendTemplate(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs
 	}
 	s := odiscuss.Status{Field: statusField, Old: origin, New: wd.status(status, reason)}
 	if err := odiscuss.SetStatus(ctx, tx, refs, bus, ch.ID, m.ID, s, now); err != nil {
-		return err
+		return "", err
 	}
 	if reason != "" {
-		return w.notice(ctx, tx, refs, bus, ch, reason, now)
+		return "refused", w.notice(ctx, tx, refs, bus, ch, reason, now)
 	}
-	return nil
+	return "queued", nil
 }
 
 // findUser is the internal user "/assign NAME" names (by name or login), or the
