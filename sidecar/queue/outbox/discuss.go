@@ -38,7 +38,7 @@ type DiscussRow struct {
 	ErrorMessage     string
 	ResModel         string
 	ResID            int
-	Raw              string // raw_payload: Meta's message JSON for received rows
+	Raw              string    // raw_payload: Meta's message JSON for received rows
 	At               time.Time // when it was sent or received
 	Recorded         time.Time // create_date: when the row was written
 }
