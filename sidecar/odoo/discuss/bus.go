@@ -19,10 +19,19 @@ type Bus struct {
 	rows     [][2]string // channel, message
 	channels []any
 	seen     map[string]bool
+	// joined are the members of each channel whose web clients do not listen to
+	// it yet (created, or joined, in this transaction): its posts reach them
+	// through their partner channel.
+	joined map[int][]int
 }
 
 // NewBus starts an empty set of notifications for database db.
-func NewBus(db string) *Bus { return &Bus{db: db, seen: map[string]bool{}} }
+func NewBus(db string) *Bus { return &Bus{db: db, seen: map[string]bool{}, joined: map[int][]int{}} }
+
+// Joined records that partners joined channel channelID in this transaction.
+func (b *Bus) Joined(channelID int, partners ...int) {
+	b.joined[channelID] = dedupe(append(b.joined[channelID], partners...))
+}
 
 // Channel is a bus channel: a record ("mail.channel", 5) or a partner.
 type Channel struct {

@@ -43,9 +43,10 @@ func (c ChannelInfo) PartnerIDs() []int {
 // CreateChannel writes a private channel (channel_type 'group': a numeric unread
 // badge and a place among the operators' direct conversations, sorted by the last
 // message) as mail.channel.create writes it: the channel with a random uuid, then
-// one pinned, open member per partner. Like Odoo, it sends no bus notification: the
-// first post tells the members' web clients (Post with Joined).
-func CreateChannel(ctx context.Context, tx pgx.Tx, c NewChannel, at time.Time) (ChannelInfo, error) {
+// one pinned, open member per partner. Like Odoo, it sends no bus notification:
+// the posts of this transaction tell the members' web clients (bus remembers they
+// joined).
+func CreateChannel(ctx context.Context, tx pgx.Tx, bus *Bus, c NewChannel, at time.Time) (ChannelInfo, error) {
 	uuid, err := channelUUID()
 	if err != nil {
 		return ChannelInfo{}, err
@@ -69,14 +70,15 @@ func CreateChannel(ctx context.Context, tx pgx.Tx, c NewChannel, at time.Time) (
 	if info.Members, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Member]); err != nil {
 		return ChannelInfo{}, fmt.Errorf("add the members of channel %d: %w", info.ID, err)
 	}
+	bus.Joined(info.ID, info.PartnerIDs()...)
 	return info, nil
 }
 
 // AddMembers adds partners to a channel (pinned, open, as CreateChannel adds them)
 // and returns the channel with them; partners already members are left as they are.
-// Tell the new members on the next post (Post.NewMembers): their web clients do not
-// listen to the channel yet.
-func AddMembers(ctx context.Context, tx pgx.Tx, c ChannelInfo, partners []int, at time.Time) (ChannelInfo, []int, error) {
+// The posts of this transaction tell the new members' web clients (bus remembers
+// they joined).
+func AddMembers(ctx context.Context, tx pgx.Tx, bus *Bus, c ChannelInfo, partners []int, at time.Time) (ChannelInfo, error) {
 	have := map[int]bool{}
 	for _, m := range c.Members {
 		have[m.PartnerID] = true
@@ -88,7 +90,7 @@ func AddMembers(ctx context.Context, tx pgx.Tx, c ChannelInfo, partners []int, a
 		}
 	}
 	if len(add) == 0 {
-		return c, nil, nil
+		return c, nil
 	}
 	rows, err := tx.Query(ctx, `
 		INSERT INTO mail_channel_member (channel_id, partner_id, fold_state, is_pinned, last_interest_dt,
@@ -96,14 +98,15 @@ func AddMembers(ctx context.Context, tx pgx.Tx, c ChannelInfo, partners []int, a
 		SELECT $1, p, 'open', true, $3, 1, $4, 1, $4 FROM unnest($2::int[]) AS p
 		RETURNING id, partner_id`, c.ID, add, seconds(at), at.UTC())
 	if err != nil {
-		return c, nil, fmt.Errorf("add members to channel %d: %w", c.ID, err)
+		return c, fmt.Errorf("add members to channel %d: %w", c.ID, err)
 	}
 	added, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Member])
 	if err != nil {
-		return c, nil, fmt.Errorf("add members to channel %d: %w", c.ID, err)
+		return c, fmt.Errorf("add members to channel %d: %w", c.ID, err)
 	}
 	c.Members = append(c.Members, added...)
-	return c, add, nil
+	bus.Joined(c.ID, add...)
+	return c, nil
 }
 
 // GetChannel reads a channel and its partner members; found is false when it was

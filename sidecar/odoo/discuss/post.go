@@ -27,13 +27,6 @@ type Post struct {
 	// Status, when set, shows the delivery status under the message (a tracking
 	// value: "Sent → Read (WhatsApp)").
 	Status *Status
-	// Joined tells the members' partner channels instead of the channel: their web
-	// clients do not listen to a channel created since they loaded, and fetch,
-	// pin and subscribe to it on this first message.
-	Joined bool
-	// NewMembers are partners added to the channel since their web clients
-	// loaded: told through their partner channel too.
-	NewMembers []int
 }
 
 // Attachment is an ir_attachment a message shows.
@@ -128,16 +121,13 @@ func PostMessage(ctx context.Context, tx pgx.Tx, refs Refs, bus *Bus, p Post) (P
 		bus.Send(PartnerChannel(m.PartnerID), "mail.channel/last_interest_dt_changed", map[string]any{
 			"id": p.Channel.ID, "isServerPinned": true, "last_interest_dt": odooTime(at)})
 	}
+	// Members who joined in this transaction do not listen to the channel yet:
+	// told through their partner channel, their web client fetches, pins and
+	// subscribes to it on this message.
 	payload := map[string]any{"id": p.Channel.ID, "message": messageFormat(refs, posted.ID, p, msgType, at, tracking)}
-	if p.Joined {
-		for _, m := range p.Channel.Members {
-			bus.Send(PartnerChannel(m.PartnerID), "mail.channel/new_message", payload)
-		}
-	} else {
-		bus.Send(ChannelOf(p.Channel.ID), "mail.channel/new_message", payload)
-		for _, pid := range p.NewMembers {
-			bus.Send(PartnerChannel(pid), "mail.channel/new_message", payload)
-		}
+	bus.Send(ChannelOf(p.Channel.ID), "mail.channel/new_message", payload)
+	for _, pid := range bus.joined[p.Channel.ID] {
+		bus.Send(PartnerChannel(pid), "mail.channel/new_message", payload)
 	}
 	return posted, nil
 }

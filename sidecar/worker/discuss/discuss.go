@@ -50,6 +50,10 @@ import (
 // the window.
 const replyKind = "discuss_reply"
 
+// postsPerTx is how many messages one transaction posts: one lock, one bus write
+// and one NOTIFY for all of them.
+const postsPerTx = 50
+
 // lockKey serialises the worker's transactions across replicas: the first 8 bytes
 // of sha256("whatsapp_sidecar.discuss").
 const lockKey int64 = 0x2f6b1c0e93d4a715
@@ -187,16 +191,18 @@ func (w *Worker) drain(ctx context.Context, windows bool) (int, error) {
 			errs = append(errs, err)
 			break
 		}
-		failed := 0
-		for _, r := range rows {
-			if err := w.safely(ctx, func(ctx context.Context) error { return w.mirror(ctx, r) }); err != nil {
-				failed++
-				errs = append(errs, fmt.Errorf("message %d: %w", r.ID, err))
-				continue
-			}
-			total++
+		done := 0
+		for start := 0; start < len(rows); start += postsPerTx {
+			chunk := rows[start:min(start+postsPerTx, len(rows))]
+			err := w.safely(ctx, func(ctx context.Context) error {
+				n, err := w.mirror(ctx, chunk)
+				done += n
+				return err
+			})
+			errs = append(errs, err)
 		}
-		if len(rows) < w.BatchSize || failed == len(rows) {
+		total += done
+		if len(rows) < w.BatchSize || done == 0 {
 			break
 		}
 	}

@@ -17,40 +17,76 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/phone"
 )
 
-// mirror brings the channel up to date with one message: posts it, or moves the
-// status shown under it.
-func (w *Worker) mirror(ctx context.Context, r outbox.DiscussRow) error {
-	what := ""
+// mirror brings the channels up to date with rows, in one transaction (one lock,
+// one NOTIFY); if it fails, row by row, so one bad row holds back only itself. It
+// returns how many rows it settled and the errors of those it could not.
+func (w *Worker) mirror(ctx context.Context, rows []outbox.DiscussRow) (int, error) {
+	var whats []string
 	err := w.change(ctx, func(tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus) error {
-		// Another replica may have done it between the listing and the lock.
-		var shown, status string
-		var posted int
-		err := tx.QueryRow(ctx, `SELECT COALESCE(discuss_shown, ''), COALESCE(status, ''), COALESCE(discuss_message_id, 0)
-			FROM whatsapp_message WHERE id = $1`, r.ID).Scan(&shown, &status, &posted)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && shown == status) {
-			return nil
+		whats = whats[:0]
+		for _, r := range rows {
+			what, err := w.mirrorOne(ctx, tx, refs, bus, r)
+			if err != nil {
+				return fmt.Errorf("message %d: %w", r.ID, err)
+			}
+			whats = append(whats, what)
 		}
-		if err != nil {
-			return fmt.Errorf("read message %d: %w", r.ID, err)
-		}
-		r.Shown, r.Status, r.DiscussMessageID = shown, status, posted
-		if r.DiscussMessageID != 0 {
-			what = "status"
-			return w.moveStatus(ctx, tx, refs, bus, r)
-		}
-		what = "ours"
-		if r.Direction == "in" {
-			what = "customer"
-		}
-		return w.post(ctx, tx, refs, bus, r)
+		return nil
 	})
-	if err == nil && what != "" {
-		w.countPost(what)
-		if what == "customer" && w.Metrics != nil {
-			w.Metrics.lag.Observe(w.Now().Sub(r.Recorded).Seconds())
+	if err == nil {
+		for i, what := range whats {
+			w.counted(rows[i], what)
+		}
+		return len(rows), nil
+	}
+	if len(rows) == 1 || ctx.Err() != nil {
+		return 0, err
+	}
+	done := 0
+	var errs []error
+	for _, r := range rows {
+		n, err := w.mirror(ctx, []outbox.DiscussRow{r})
+		done += n
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return err
+	return done, errors.Join(errs...)
+}
+
+func (w *Worker) counted(r outbox.DiscussRow, what string) {
+	if what == "" {
+		return
+	}
+	w.countPost(what)
+	if what == "customer" && w.Metrics != nil {
+		w.Metrics.lag.Observe(w.Now().Sub(r.Recorded).Seconds())
+	}
+}
+
+// mirrorOne brings the channel up to date with one message: posts it, or moves the
+// status shown under it. what says which, for the metrics ("" when nothing was due).
+func (w *Worker) mirrorOne(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, r outbox.DiscussRow) (what string, err error) {
+	// Another replica may have done it between the listing and the lock.
+	var shown, status string
+	var posted int
+	err = tx.QueryRow(ctx, `SELECT COALESCE(discuss_shown, ''), COALESCE(status, ''), COALESCE(discuss_message_id, 0)
+		FROM whatsapp_message WHERE id = $1`, r.ID).Scan(&shown, &status, &posted)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && shown == status) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read message %d: %w", r.ID, err)
+	}
+	r.Shown, r.Status, r.DiscussMessageID = shown, status, posted
+	if r.DiscussMessageID != 0 {
+		return "status", w.moveStatus(ctx, tx, refs, bus, r)
+	}
+	what = "ours"
+	if r.Direction == "in" {
+		what = "customer"
+	}
+	return what, w.post(ctx, tx, refs, bus, r)
 }
 
 // moveStatus shows a posted message's new status.
@@ -97,7 +133,7 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	}
 	wd := w.words(conv.ConfigID)
 	now := w.Now()
-	ch, joined, added, err := w.channelFor(ctx, tx, &conv)
+	ch, joined, err := w.channelFor(ctx, tx, bus, &conv)
 	if err != nil {
 		return err
 	}
@@ -115,7 +151,7 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	if err != nil {
 		return err
 	}
-	p := odiscuss.Post{Channel: ch, Author: author, BodyHTML: w.body(r, att != nil, wd), At: r.At, Joined: joined, NewMembers: added}
+	p := odiscuss.Post{Channel: ch, Author: author, BodyHTML: w.body(r, att != nil, wd), At: r.At}
 	if att != nil {
 		p.Attachments = []odiscuss.Attachment{*att}
 	}
@@ -253,21 +289,21 @@ func (w *Worker) conversationFor(ctx context.Context, tx pgx.Tx, r outbox.Discus
 }
 
 // channelFor is the conversation's channel, created with the configuration's
-// operators as members when it has none (joined is then true); operators added to
-// the configuration since join it (added).
-func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, conv *conversation) (ch odiscuss.ChannelInfo, joined bool, added []int, err error) {
+// operators as members when it has none (created is then true); operators added
+// to the configuration since join it.
+func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, bus *odiscuss.Bus, conv *conversation) (ch odiscuss.ChannelInfo, created bool, err error) {
 	members, err := operatorPartners(ctx, tx, conv.ConfigID)
 	if err != nil {
-		return ch, false, nil, err
+		return ch, false, err
 	}
 	if conv.ChannelID != 0 {
 		ch, found, err := odiscuss.GetChannel(ctx, tx, conv.ChannelID)
 		if err != nil {
-			return ch, false, nil, err
+			return ch, false, err
 		}
 		if found {
-			ch, added, err = odiscuss.AddMembers(ctx, tx, ch, members, w.Now())
-			return ch, false, added, err
+			ch, err = odiscuss.AddMembers(ctx, tx, bus, ch, members, w.Now())
+			return ch, false, err
 		}
 	}
 	name := conv.Phone
@@ -278,15 +314,15 @@ func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, conv *conversation) 
 	if a := w.account(conv.ConfigID); a != nil && a.Name != "" {
 		desc += " · " + a.Name
 	}
-	ch, err = odiscuss.CreateChannel(ctx, tx, odiscuss.NewChannel{Name: name, Description: desc, Members: members}, w.Now())
+	ch, err = odiscuss.CreateChannel(ctx, tx, bus, odiscuss.NewChannel{Name: name, Description: desc, Members: members}, w.Now())
 	if err != nil {
-		return ch, false, nil, err
+		return ch, false, err
 	}
 	if err := setChannel(ctx, tx, conv.ID, ch.ID); err != nil {
-		return ch, false, nil, err
+		return ch, false, err
 	}
 	conv.ChannelID = ch.ID
-	return ch, true, nil, nil
+	return ch, true, nil
 }
 
 // author is who the message is from: the customer's partner (one is created for a
