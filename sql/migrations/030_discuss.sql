@@ -14,14 +14,16 @@ CREATE TABLE IF NOT EXISTS public.whatsapp_config_operator_rel (
 CREATE INDEX IF NOT EXISTS whatsapp_config_operator_rel_user_id_config_id_idx
     ON public.whatsapp_config_operator_rel (user_id, config_id);
 
--- A conversation's channel, who handles it and whether it is closed (NULL reads as
--- open). discuss_window_notice_for is the last_inbound_at whose 24-hour window the
+-- A conversation's channel, who handles it and whether it is closed. discuss_window_notice_for is the last_inbound_at whose 24-hour window the
 -- channel was told has closed ('-infinity' when the customer never wrote).
 ALTER TABLE public.whatsapp_conversation
     ADD COLUMN IF NOT EXISTS discuss_channel_id integer REFERENCES public.mail_channel(id) ON DELETE SET NULL,
     ADD COLUMN IF NOT EXISTS assigned_user_id integer REFERENCES public.res_users(id) ON DELETE SET NULL,
     ADD COLUMN IF NOT EXISTS state varchar,
     ADD COLUMN IF NOT EXISTS discuss_window_notice_for timestamp without time zone;
+-- Open unless closed: new conversations (the webhook's, Odoo's form's) start open.
+ALTER TABLE public.whatsapp_conversation ALTER COLUMN state SET DEFAULT 'open';
+UPDATE public.whatsapp_conversation SET state = 'open' WHERE state IS NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS whatsapp_conversation_discuss_channel_id_index
     ON public.whatsapp_conversation (discuss_channel_id) WHERE discuss_channel_id IS NOT NULL;
 

@@ -10,6 +10,8 @@ the sidecar running against a Cloud API emulator (`whatsapp-sidecar emulator` or
       --from 221771234567 --shots /tmp/discuss
 
 It logs in as the operator, opens the customer's channel in Discuss, then:
+ 0. has the emulator send a message from a number never seen, and times the new
+    channel's appearance in the sidebar;
  1. has the emulator send a customer's message (a signed webhook to the sidecar)
     and times its appearance in the open page, without a reload;
  1b. sends an image, a location and a reaction the same way;
@@ -83,6 +85,16 @@ def main():
             lambda d: d.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_ComposerTextInput_textarea"))
         time.sleep(2)  # the websocket subscribes once the page has settled
         driver.save_screenshot(os.path.join(a.shots, "1-channel-open.png"))
+
+        # 0. a number never seen: its new channel appears in the sidebar, live
+        newcomer = "22176" + str(int(time.time()) % 10000000).zfill(7)
+        t0 = time.monotonic()
+        post_json(a.emulator + "/_emulator/inbound", {"from": newcomer, "name": "Nouveau Client", "type": "text", "text": "Bonjour !"})
+        WebDriverWait(driver, 30, 0.02).until(lambda d: any(
+            e.text.startswith("Nouveau Client") for e in d.find_elements(By.CSS_SELECTOR, ".o_DiscussSidebarCategoryItem")))
+        out["new_channel_to_sidebar_ms"] = round((time.monotonic() - t0) * 1000)
+        time.sleep(0.5)
+        driver.save_screenshot(os.path.join(a.shots, "0-new-conversation.png"))
 
         # 1. a customer's message through the emulator's signed webhook
         text = "Bonjour, où en est ma commande ? " + uuid.uuid4().hex[:6]
