@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/accounts"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/odoosim"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/odoo/invoicepdf"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
@@ -223,27 +223,83 @@ func (b *bundle) writes(t *testing.T, channel, author int, text string) int {
 	return id
 }
 
-// recordedPayload is the new_message bus payload Odoo wrote for step 3 of the
-// Discuss trace (a message_post on a channel with a customer as author).
-func recordedPayload(t *testing.T) map[string]any {
+// traceSteps are the steps of testdata/odoo16/discuss_trace.sql, what Odoo 16 wrote.
+func traceSteps(t *testing.T) []odoosim.Step {
 	t.Helper()
 	path, err := pgtest.OdooFile("discuss_trace.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(path)
+	steps, err := odoosim.LoadTrace(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`'(\{"type":"mail\.channel/new_message".*?\}\}\})'`).FindSubmatch(raw)
+	return steps
+}
+
+// recordedPayload is the new_message bus payload Odoo wrote for step 3 of the
+// Discuss trace (a message_post on a channel with a customer as author).
+func recordedPayload(t *testing.T) map[string]any {
+	t.Helper()
+	re := regexp.MustCompile(`'(\{"type":"mail\.channel/new_message".*?\}\}\})'`)
+	for _, stmt := range traceSteps(t)[2].Statements {
+		if m := re.FindStringSubmatch(stmt); m != nil {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(m[1]), &v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatal("no new_message bus row in step 3 of discuss_trace.sql")
+	return nil
+}
+
+// recordedColumns are the columns of Odoo's INSERT into table in step step of the
+// Discuss trace, and whether the value it wrote (in its first row) was NULL.
+func recordedColumns(t *testing.T, step int, table string) map[string]bool {
+	t.Helper()
+	insert := regexp.MustCompile(`^INSERT INTO "` + table + `" \(([^)]*)\) VALUES \((.*?)\)(?:, \(| RETURNING)`)
+	var m []string
+	for _, stmt := range traceSteps(t)[step-1].Statements {
+		if m = insert.FindStringSubmatch(stmt); m != nil {
+			break
+		}
+	}
 	if m == nil {
-		t.Fatal("no new_message bus row in discuss_trace.sql")
+		t.Fatalf("no INSERT INTO %s in step %d of discuss_trace.sql", table, step)
 	}
-	var v map[string]any
-	if err := json.Unmarshal(m[1], &v); err != nil {
-		t.Fatal(err)
+	cols := strings.Split(m[1], ", ")
+	vals := splitValues(m[2])
+	if len(cols) != len(vals) {
+		t.Fatalf("%s: %d columns, %d values", table, len(cols), len(vals))
 	}
-	return v
+	out := map[string]bool{}
+	for i, c := range cols {
+		out[strings.Trim(c, `"`)] = vals[i] == "NULL"
+	}
+	return out
+}
+
+// splitValues splits a VALUES list at its top-level commas (not inside quotes).
+func splitValues(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted // '' inside a string toggles twice
+			cur.WriteByte(c)
+		case c == ',' && !quoted:
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(out, strings.TrimSpace(cur.String()))
 }
 
 func keys(v any) []string {
@@ -282,20 +338,26 @@ func TestCustomerMessageIsPostedInItsChannelAsOdooPostsIt(t *testing.T) {
 	if len(posts) != 1 || posts[0].Author != 42 || posts[0].Type != "comment" || posts[0].Body != "<p>Bonjour, où en est ma commande ?</p>" {
 		t.Fatalf("posts %+v, want the customer's text by partner 42", posts)
 	}
-	// The columns message_post fills (trace step 3) are all set.
-	var unset []string
-	for _, col := range []string{"author_id", "body", "create_date", "create_uid", "date", "email_add_signature", "message_id",
-		"message_type", "model", "record_name", "res_id", "subtype_id", "write_date", "write_uid"} {
-		var null bool
-		if err := b.pool.QueryRow(ctx, `SELECT `+col+` IS NULL FROM mail_message WHERE id = $1`, posts[0].ID).Scan(&null); err != nil {
-			t.Fatal(err)
+	// Every column Odoo filled in its own rows (trace steps 2 and 3: the channel,
+	// its members, the message) is filled in ours, and those it left NULL too.
+	for _, rec := range []struct {
+		step         int
+		table, where string
+		id           int
+	}{
+		{2, "mail_channel", "id = $1", ch},
+		{2, "mail_channel_member", "channel_id = $1", ch},
+		{3, "mail_message", "id = $1", posts[0].ID},
+	} {
+		for col, null := range recordedColumns(t, rec.step, rec.table) {
+			var isNull bool
+			if err := b.pool.QueryRow(ctx, `SELECT bool_or(`+col+` IS NULL) FROM `+rec.table+` WHERE `+rec.where, rec.id).Scan(&isNull); err != nil {
+				t.Fatal(err)
+			}
+			if isNull != null {
+				t.Errorf("%s.%s: NULL is %v, Odoo's is %v", rec.table, col, isNull, null)
+			}
 		}
-		if null {
-			unset = append(unset, col)
-		}
-	}
-	if len(unset) > 0 {
-		t.Errorf("columns Odoo sets left NULL: %v", unset)
 	}
 	var message string
 	if err := b.pool.QueryRow(ctx, `SELECT message FROM bus_bus WHERE channel = $1 AND message LIKE '{"type":"mail.channel/new_message"%'`,

@@ -133,7 +133,7 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	}
 	wd := w.words(conv.ConfigID)
 	now := w.Now()
-	ch, joined, err := w.channelFor(ctx, tx, bus, &conv)
+	ch, created, err := w.channelFor(ctx, tx, bus, &conv)
 	if err != nil {
 		return err
 	}
@@ -175,7 +175,7 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	case "reply_opt_in":
 		notices = append(notices, wd.optedIn())
 	}
-	if joined && windowClosed(conv.LastInboundAt, now) {
+	if created && windowClosed(conv.LastInboundAt, now) {
 		text, err := w.windowNotice(ctx, tx, conv, wd)
 		if err != nil {
 			return err
