@@ -134,6 +134,23 @@ WHERE discuss_channel_id IS NOT NULL
   AND discuss_window_notice_for IS DISTINCT FROM COALESCE(last_inbound_at, '-infinity')
 ORDER BY id LIMIT $1`
 
+// nextWindowClose is how long until the next open 24-hour window of a conversation
+// with a channel closes; ok is false when none is open.
+func nextWindowClose(ctx context.Context, q odiscuss.DBTX) (d time.Duration, ok bool, err error) {
+	var secs *float64
+	err = q.QueryRow(ctx, `
+		SELECT EXTRACT(EPOCH FROM min(last_inbound_at) + interval '24 hours' - (now() AT TIME ZONE 'utc'))::float8
+		FROM whatsapp_conversation
+		WHERE discuss_channel_id IS NOT NULL AND last_inbound_at > (now() AT TIME ZONE 'utc') - interval '24 hours'`).Scan(&secs)
+	if err != nil {
+		return 0, false, fmt.Errorf("find the next 24-hour window to close: %w", err)
+	}
+	if secs == nil {
+		return 0, false, nil
+	}
+	return time.Duration(*secs * float64(time.Second)), true, nil
+}
+
 // operatorPartners are the partners of a configuration's operators: its
 // operator_ids, else the users of the Sales team (sales_team.team_sales_department),
 // else the administrator (base.user_admin).

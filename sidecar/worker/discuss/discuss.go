@@ -156,18 +156,32 @@ func (w *Worker) Run(ctx context.Context) error {
 	poll := time.NewTicker(w.PollInterval)
 	defer poll.Stop()
 	var lastWindows time.Time
+	closes := time.NewTimer(time.Hour) // the next 24-hour window to close
+	defer closes.Stop()
+	closing := false
 	for {
-		if _, err := w.drain(ctx, time.Since(lastWindows) >= w.WindowInterval); err != nil && ctx.Err() == nil {
+		windows := closing || time.Since(lastWindows) >= w.WindowInterval
+		if _, err := w.drain(ctx, windows); err != nil && ctx.Err() == nil {
 			w.Logger.Warn("keeping Discuss in step with WhatsApp, will retry", "err", err)
 		}
-		if time.Since(lastWindows) >= w.WindowInterval {
+		if windows {
 			lastWindows = time.Now()
+			// Wake when the next open window closes, so the channel says so on time
+			// rather than at the next look.
+			if next, ok, err := nextWindowClose(ctx, w.Pool); err != nil && ctx.Err() == nil {
+				w.Logger.Warn("reading when the next 24-hour window closes", "err", err)
+			} else if ok {
+				closes.Reset(max(next, 0) + 100*time.Millisecond)
+			}
 		}
+		closing = false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-w.Bell:
 		case <-poll.C:
+		case <-closes.C:
+			closing = true
 		}
 	}
 }

@@ -810,3 +810,29 @@ func TestReactionIsAnOdooReaction(t *testing.T) {
 		t.Errorf("%d posts after the reactions, want %d (a reaction is no message)", after, before)
 	}
 }
+
+// A running worker tells the channel when the window closes, without waiting for
+// its periodic look (an hour here).
+func TestRunningWorkerTellsTheWindowClosingOnTime(t *testing.T) {
+	t.Parallel()
+	b, ch := withAwa(t, "Bonjour")
+	b.db.Exec(t, `UPDATE whatsapp_conversation SET last_inbound_at = (now() AT TIME ZONE 'utc') - interval '24 hours' + interval '1 second'`)
+	b.worker.WindowInterval = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.worker.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for b.count(t, `SELECT count(*) FROM mail_message WHERE model = 'mail.channel' AND res_id = $1 AND message_type = 'notification'
+		AND body LIKE '%24 heures%'`, ch) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the channel was not told the window closed")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the row: the signal is the notice itself
+	}
+}

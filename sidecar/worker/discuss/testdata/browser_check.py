@@ -20,6 +20,9 @@ It logs in as the operator, opens the customer's channel in Discuss, then:
     the call and its appearance, for comparison;
  3. types an answer in the channel's composer and times its arrival at the
     emulator, then waits for its delivery status to show under it;
+ 5. with --close-window TEMPLATE, closes the 24-hour window (over XML-RPC), waits
+    for the channel to say so, checks a free-text answer is not sent and the
+    channel says why, then sends /template TEMPLATE;
  4. opens the conversation in WhatsApp > Conversations (the thread, oldest first).
 It prints the timings as JSON and saves screenshots.
 """
@@ -54,6 +57,7 @@ def main():
     ap.add_argument("--channel", type=int, help="the customer's channel (default: found over XML-RPC)")
     ap.add_argument("--xmlrpc-author", type=int, help="partner id to post as over the external API, for comparison")
     ap.add_argument("--shots", default="/tmp/discuss-shots")
+    ap.add_argument("--close-window", metavar="TEMPLATE", help="close the 24-hour window, then send this approved template")
     a = ap.parse_args()
     os.makedirs(a.shots, exist_ok=True)
 
@@ -172,6 +176,37 @@ def main():
             out["file_to_emulator_ms"] = None
         time.sleep(1)
         driver.save_screenshot(os.path.join(a.shots, "3b-operator-file.png"))
+
+        # 5. with --close-window: the window closes (as 24 hours without a message
+        # would); the channel says so and offers the templates mapped to
+        # discuss_reply; free text is then not sent, /template NAME is
+        if a.close_window:
+            driver.get("%s/web#action=mail.action_discuss" % a.odoo)
+            item = WebDriverWait(driver, 60, 0.05).until(lambda d: next((
+                e for e in d.find_elements(By.CSS_SELECTOR, ".o_DiscussSidebarCategoryItem") if e.text.startswith(channel_name[:20])), None))
+            item.click()
+            WebDriverWait(driver, 60, 0.05).until(lambda d: d.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_ComposerTextInput_textarea"))
+            conv = x("whatsapp.conversation", "search", [["discuss_channel_id", "=", channel]])[0]
+            x("whatsapp.conversation", "write", [conv], {"last_inbound_at": "2020-01-01 00:00:00"})
+            t0 = time.monotonic()
+            thread = lambda d: d.find_element(By.CSS_SELECTOR, ".o_ThreadView").text
+            WebDriverWait(driver, 90, 0.1).until(lambda d: "Fenêtre de 24 heures fermée" in thread(d) or "24-hour window closed" in thread(d))
+            out["window_notice_ms"] = round((time.monotonic() - t0) * 1000)
+            before = len(get_json(a.emulator + "/_emulator/requests?path=/messages"))
+            late = "Réponse tardive " + uuid.uuid4().hex[:6]
+            composer = driver.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_ComposerTextInput_textarea")
+            composer.send_keys(late + Keys.ENTER)
+            WebDriverWait(driver, 30, 0.05).until(lambda d: "Non envoyé" in thread(d) or "Not sent" in thread(d))
+            time.sleep(2)
+            sent = get_json(a.emulator + "/_emulator/requests?path=/messages")[before:]
+            out["late_text_sent"] = any(late in json.dumps(r) for r in sent)
+            driver.save_screenshot(os.path.join(a.shots, "5-window-closed.png"))
+            composer.send_keys("/template " + a.close_window + Keys.ENTER)
+            WebDriverWait(driver, 30, 0.05).until(lambda _: any(
+                '"template"' in json.dumps(r) for r in get_json(a.emulator + "/_emulator/requests?path=/messages")[before:]))
+            out["template_sent"] = True
+            time.sleep(1)
+            driver.save_screenshot(os.path.join(a.shots, "5b-template-sent.png"))
 
         # 4. the same conversation in WhatsApp > Conversations
         conv = x("whatsapp.conversation", "search", [["discuss_channel_id", "=", channel]])[0]
