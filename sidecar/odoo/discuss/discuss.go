@@ -55,6 +55,15 @@ type Refs struct {
 	// names (whatsapp.message's status); 0 when the app's fields are not
 	// registered: no status is shown then.
 	StatusField int
+	// DiscussAction is the id of the client action mail.action_discuss: a link
+	// /web#action=<id>&active_id=mail.channel_<channel> opens a channel in
+	// Discuss (with the external id instead, Odoo 16 opens the inbox).
+	DiscussAction int
+}
+
+// ChannelURL is the link that opens channel channelID in Discuss.
+func (r Refs) ChannelURL(channelID int) string {
+	return fmt.Sprintf("/web#action=%d&active_id=mail.channel_%d", r.DiscussAction, channelID)
 }
 
 // Partner is a res_partner as a message's author.
@@ -75,19 +84,23 @@ func LoadRefs(ctx context.Context, q DBTX) (Refs, error) {
 		return v.(Refs), nil
 	}
 	r := Refs{DB: db}
-	var status *int
+	var status, action *int
 	err := q.QueryRow(ctx, `
 		SELECT s.id, COALESCE(s.name->>'en_US', 'Discussions'), p.id, COALESCE(p.name, 'OdooBot'),
-		    (SELECT id FROM ir_model_fields WHERE model = 'whatsapp.message' AND name = 'status')
+		    (SELECT id FROM ir_model_fields WHERE model = 'whatsapp.message' AND name = 'status'),
+		    (SELECT res_id FROM ir_model_data WHERE module = 'mail' AND name = 'action_discuss')
 		FROM ir_model_data ds JOIN mail_message_subtype s ON s.id = ds.res_id,
 		     ir_model_data dp JOIN res_partner p ON p.id = dp.res_id
 		WHERE ds.module = 'mail' AND ds.name = 'mt_comment' AND dp.module = 'base' AND dp.name = 'partner_root'`).
-		Scan(&r.CommentSubtype, &r.SubtypeName, &r.OdooBot.ID, &r.OdooBot.Name, &status)
+		Scan(&r.CommentSubtype, &r.SubtypeName, &r.OdooBot.ID, &r.OdooBot.Name, &status, &action)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Refs{}, errors.New("look up mail.mt_comment and base.partner_root: not found (is Odoo's mail module installed?)")
 	}
 	if err != nil {
 		return Refs{}, fmt.Errorf("look up mail.mt_comment and base.partner_root: %w", err)
+	}
+	if action != nil {
+		r.DiscussAction = *action
 	}
 	if status != nil {
 		r.StatusField = *status

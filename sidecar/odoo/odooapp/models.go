@@ -258,6 +258,12 @@ var conversationModel = Model{
 			help("The operator who handles the conversation; its Discuss channel says so.", "L'opérateur qui traite la conversation ; son canal Discuss l'indique.")),
 		many2one("discuss_channel_id", "mail.channel", "set null", "Discuss channel", "Canal Discuss", readonly, indexed),
 		field("discuss_window_notice_for", "datetime", "24-hour window closing told for", "Fin de fenêtre de 24 h signalée pour", readonly),
+		// A link that opens the channel in Discuss (the many2one opens its settings).
+		{Name: "discuss_url", Type: "char", LabelEN: "Open in Discuss", LabelFR: "Ouvrir dans Discuss",
+			Compute: "action = self.env.ref('mail.action_discuss', raise_if_not_found=False)\n" +
+				"for rec in self:\n" +
+				"    rec['discuss_url'] = action and rec.discuss_channel_id and '/web#action=%s&active_id=mail.channel_%s' % (action.id, rec.discuss_channel_id.id) or False",
+			Depends: "discuss_channel_id"},
 		{Name: "message_ids", Type: "one2many", LabelEN: "Messages", LabelFR: "Messages",
 			Relation: "whatsapp.message", RelationField: "conversation_id"},
 		{Name: "message_count", Type: "integer", LabelEN: "Number of messages", LabelFR: "Nombre de messages",

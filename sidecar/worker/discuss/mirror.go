@@ -187,7 +187,7 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 			return err
 		}
 	}
-	if err := w.linkRecord(ctx, tx, r, ch, wd, now); err != nil {
+	if err := w.linkRecord(ctx, tx, refs, r, ch, wd, now); err != nil {
 		return err
 	}
 	return outbox.MarkDiscussShown(ctx, tx, outbox.DiscussShown{ID: r.ID, Shown: r.Status, DiscussMessageID: posted.ID,
@@ -503,7 +503,7 @@ func htmlAttr(s string) string { return strings.ReplaceAll(odoo.EscapeHTML(s), `
 
 // linkRecord gives the order's or invoice's chatter a link to the conversation in
 // Discuss, once per record and channel.
-func (w *Worker) linkRecord(ctx context.Context, tx pgx.Tx, r outbox.DiscussRow, ch odiscuss.ChannelInfo, wd words, now time.Time) error {
+func (w *Worker) linkRecord(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, r outbox.DiscussRow, ch odiscuss.ChannelInfo, wd words, now time.Time) error {
 	if (r.ResModel != "sale.order" && r.ResModel != "account.move") || r.ResID == 0 {
 		return nil
 	}
@@ -511,7 +511,7 @@ func (w *Worker) linkRecord(ctx context.Context, tx pgx.Tx, r outbox.DiscussRow,
 	if err != nil || linked {
 		return err
 	}
-	href := "/web#action=mail.action_discuss&" + channelAnchor(ch.ID)
+	href := refs.ChannelURL(ch.ID)
 	body := "<p>" + odoo.EscapeHTML(wd.chatterLink("")) + `<a href="` + htmlAttr(href) + `">` + odoo.EscapeHTML(ch.Name) + "</a></p>"
 	return odoo.PostNotes(ctx, tx, []odoo.Note{{Model: r.ResModel, ResID: r.ResID, BodyHTML: body, At: now}}, now)
 }
