@@ -438,6 +438,16 @@ func TestClickShowsItsTitleAndUnknownNumberGetsAContact(t *testing.T) {
 	if len(posts) == 0 || posts[0].Body != "<p>🔘 Voir détail</p>" {
 		t.Fatalf("posts %+v, want the click as its title first", posts)
 	}
+	b.receive(t, payload(whatsapp.WebhookValue{
+		Contacts: []whatsapp.WebhookContact{{Profile: whatsapp.WebhookProfile{Name: "Client"}, WaID: "221701112233"}},
+		Messages: []whatsapp.InboundMessage{{From: "221701112233", ID: "wamid.vcard", Timestamp: strconv.FormatInt(time.Now().Unix(), 10),
+			Type: "contacts", Contacts: []whatsapp.Contact{{Name: whatsapp.ContactName{FormattedName: "Moussa Diop"},
+				Phones: []whatsapp.ContactPhone{{Phone: "+221 77 123 45 68"}}}}}},
+	}))
+	b.drain(t)
+	if posts := b.posts(t, ch); posts[len(posts)-1].Body != "<p>👤 Moussa Diop +221 77 123 45 68</p>" {
+		t.Errorf("shared contact shown as %q", posts[len(posts)-1].Body)
+	}
 	var name, tag string
 	var mobile string
 	if err := b.pool.QueryRow(context.Background(), `SELECT p.name, p.mobile, c.name->>'en_US' FROM res_partner p

@@ -412,6 +412,14 @@ type inboundRaw struct {
 		Emoji     string `json:"emoji"`
 		MessageID string `json:"message_id"`
 	} `json:"reaction"`
+	Contacts []struct {
+		Name struct {
+			FormattedName string `json:"formatted_name"`
+		} `json:"name"`
+		Phones []struct {
+			Phone string `json:"phone"`
+		} `json:"phones"`
+	} `json:"contacts"`
 }
 
 // body is the message as the channel shows it: what the customer sees of ours
@@ -440,6 +448,16 @@ func (w *Worker) body(r outbox.DiscussRow, hasFile bool, wd words) string {
 			return odiscuss.TextHTML("📍 "+place) + `<p><a href="` + htmlAttr(url) + `" target="_blank">` + odoo.EscapeHTML(url) + `</a></p>`
 		case raw.Reaction != nil:
 			text = wd.reaction(raw.Reaction.Emoji)
+		case len(raw.Contacts) > 0:
+			var lines []string
+			for _, c := range raw.Contacts {
+				line := "👤 " + c.Name.FormattedName
+				for _, p := range c.Phones {
+					line += " " + p.Phone
+				}
+				lines = append(lines, line)
+			}
+			text = strings.Join(lines, "\n")
 		case hasFile:
 			text = r.Caption
 		}
