@@ -28,11 +28,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS whatsapp_conversation_discuss_channel_id_index
     ON public.whatsapp_conversation (discuss_channel_id) WHERE discuss_channel_id IS NOT NULL;
 
 -- A message's mail_message in its channel, and the status the channel shows for it.
--- discuss_shown differs from status while the channel is behind: the partial index
--- holds only those rows. Rows that existed before this migration read 'history' (a
--- constant default is stored once, not written into every row) and are not posted:
--- the operators' Discuss starts with the conversations of today, not with years of
--- unread history. New rows get NULL.
+-- discuss_shown differs from status while the channel is behind; the partial index
+-- holds only the rows the channel can act on: a message we send is posted once it
+-- has left (a queued notification has no number yet), so a burst of queued
+-- notifications does not fill it. Rows that existed before this migration read
+-- 'history' (a constant default is stored once, not written into every row) and are
+-- not posted: the operators' Discuss starts with the conversations of today, not
+-- with years of unread history. New rows get NULL.
 ALTER TABLE public.whatsapp_message
     ADD COLUMN IF NOT EXISTS discuss_message_id integer REFERENCES public.mail_message(id) ON DELETE SET NULL,
     ADD COLUMN IF NOT EXISTS discuss_shown varchar DEFAULT 'history';
@@ -42,7 +44,8 @@ CREATE INDEX IF NOT EXISTS whatsapp_message_discuss_message_id_index
     ON public.whatsapp_message (discuss_message_id) WHERE discuss_message_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS whatsapp_message_discuss_pending_index
     ON public.whatsapp_message (id)
-    WHERE discuss_shown IS DISTINCT FROM status AND discuss_shown IS DISTINCT FROM 'history';
+    WHERE discuss_shown IS DISTINCT FROM status AND discuss_shown IS DISTINCT FROM 'history'
+      AND (direction = 'in' OR discuss_message_id IS NOT NULL OR status NOT IN ('queued', 'sending', 'draft'));
 
 -- What the triggers below capture in Odoo's transactions, one row per statement: the
 -- ids of the operators' messages in WhatsApp channels (kind 'message'), or of the
@@ -114,16 +117,18 @@ CREATE TRIGGER whatsapp_sidecar_capture_conversation AFTER UPDATE ON public.what
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION whatsapp_sidecar.capture_conversation_update();
 
--- The sender's wake-up also wakes the discuss worker when a statement leaves a message
--- the channel does not show yet (a customer's message, a status that moved).
+-- A customer's message (an insert the channel can act on at once) wakes the discuss
+-- worker, in the insert trigger the sender's wake-up already pays for. Updates (a
+-- message sent, a status that moved) add nothing to the sender's and the webhook's
+-- statements (025 made their trigger a row trigger that fires only on requeues): the
+-- worker finds them in the partial index above, which it reads every 250 ms.
 CREATE OR REPLACE FUNCTION whatsapp_sidecar.notify_message_queued() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM new_rows WHERE status = 'queued') THEN
         PERFORM pg_notify('whatsapp_sidecar', 'message');
     END IF;
-    IF EXISTS (SELECT 1 FROM new_rows WHERE discuss_shown IS DISTINCT FROM status
-               AND discuss_shown IS DISTINCT FROM 'history') THEN
+    IF EXISTS (SELECT 1 FROM new_rows WHERE direction = 'in') THEN
         PERFORM pg_notify('whatsapp_sidecar', 'discuss');
     END IF;
     RETURN NULL;

@@ -43,10 +43,26 @@ type DiscussRow struct {
 	Recorded         time.Time // create_date: when the row was written
 }
 
-// discussPendingSQL lists the rows behind, oldest first. An outbound row is posted
-// once it has left (or failed): a queued notification has no number yet, and the
-// sender's claim must not find it locked; one already posted (an operator's answer,
-// linked to the operator's own message) follows its status from queued on.
+// discussBehind is the predicate of whatsapp_message_discuss_pending_index
+// (migration 030), written as the index is, so PostgreSQL reads the index: the rows
+// behind that the channel can act on. An outbound row is posted once it has left (or
+// failed): a queued notification has no number yet, and the sender's claim must not
+// find it locked; one already posted (an operator's answer, linked to the
+// operator's own message) follows its status from queued on.
+const discussBehind = `discuss_shown IS DISTINCT FROM status AND discuss_shown IS DISTINCT FROM 'history'
+  AND (direction = 'in' OR discuss_message_id IS NOT NULL OR status NOT IN ('queued', 'sending', 'draft'))`
+
+// DiscussBehind says whether Discuss is behind on any message: one look at the
+// partial index, cheap enough to ask several times a second.
+func DiscussBehind(ctx context.Context, q DBTX) (bool, error) {
+	var behind bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM whatsapp_message WHERE `+discussBehind+`)`).Scan(&behind); err != nil {
+		return false, fmt.Errorf("look for messages Discuss is behind on: %w", err)
+	}
+	return behind, nil
+}
+
+// discussPendingSQL lists the rows behind, oldest first.
 const discussPendingSQL = `
 SELECT id, direction, COALESCE(status, ''), COALESCE(discuss_shown, ''), COALESCE(discuss_message_id, 0),
     COALESCE(config_id, 0), COALESCE(conversation_id, 0), COALESCE(contact_id, 0), COALESCE(phone, ''),
@@ -56,8 +72,7 @@ SELECT id, direction, COALESCE(status, ''), COALESCE(discuss_shown, ''), COALESC
     CASE WHEN direction = 'in' THEN COALESCE(raw_payload, '') ELSE '' END,
     COALESCE(sent_at, create_date, ` + now + `), COALESCE(create_date, ` + now + `)
 FROM whatsapp_message
-WHERE discuss_shown IS DISTINCT FROM status AND discuss_shown IS DISTINCT FROM 'history'
-  AND NOT (discuss_message_id IS NULL AND direction = 'out' AND status IN ('queued', 'sending', 'draft'))
+WHERE ` + discussBehind + `
 ORDER BY id
 LIMIT $1`
 

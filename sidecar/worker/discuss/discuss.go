@@ -16,9 +16,10 @@
 //     the conversation is assigned, closed or reopened (in the channel with /assign,
 //     /close, /reopen, or in WhatsApp > Conversations).
 //
-// The worker wakes on the 'discuss' notification (an operator wrote; a statement
-// left a message Discuss does not show) and polls the partial index of rows behind
-// every PollInterval as a safety net. Each change is one short transaction under a
+// The worker wakes on the 'discuss' notification (an operator wrote; a customer's
+// message was recorded) and looks at the partial index of rows behind four times a
+// second (a sent message or a status that moved notifies nobody: the sender's and
+// the webhook's statements pay nothing for Discuss). Each change is one short transaction under a
 // transaction-level advisory lock, so replicas never post the same message twice,
 // and the bus NOTIFY goes out after it commits.
 package discuss
@@ -68,8 +69,11 @@ type Worker struct {
 	Logger   *slog.Logger
 	// Bell wakes the worker: the 'discuss' notification.
 	Bell listen.Bell
-	// PollInterval is the safety net when a notification is lost; zero means 1s.
+	// PollInterval is the safety net when a notification is lost; zero means 5s.
 	PollInterval time.Duration
+	// BehindInterval is how often the partial index of messages Discuss is behind
+	// on is looked at (a status that moved notifies nobody); zero means 250ms.
+	BehindInterval time.Duration
 	// WindowInterval is how often closed 24-hour windows are looked for; zero
 	// means 30s.
 	WindowInterval time.Duration
@@ -129,7 +133,10 @@ func (w *Worker) defaults() {
 		w.Bell = listen.NewBell()
 	}
 	if w.PollInterval <= 0 {
-		w.PollInterval = time.Second
+		w.PollInterval = 5 * time.Second
+	}
+	if w.BehindInterval <= 0 {
+		w.BehindInterval = 250 * time.Millisecond
 	}
 	if w.WindowInterval <= 0 {
 		w.WindowInterval = 30 * time.Second
@@ -149,19 +156,26 @@ func (w *Worker) defaults() {
 	}
 }
 
-// Run keeps Discuss in step until ctx ends.
+// Run keeps Discuss in step until ctx ends: everything when the bell rings and
+// every PollInterval; the messages Discuss is behind on whenever the partial index
+// says there are some (looked at every BehindInterval: a status that moved rings no
+// bell); the closed windows every WindowInterval and when the next one closes.
 func (w *Worker) Run(ctx context.Context) error {
 	w.defaults()
 	defer w.Notifier.Close(context.WithoutCancel(ctx))
 	poll := time.NewTicker(w.PollInterval)
 	defer poll.Stop()
-	var lastWindows time.Time
-	closes := time.NewTimer(time.Hour) // the next 24-hour window to close
+	behind := time.NewTicker(w.BehindInterval)
+	defer behind.Stop()
+	closes := time.NewTimer(time.Hour) // reset to the next 24-hour window to close
 	defer closes.Stop()
-	closing := false
+	var lastWindows time.Time
+	all, windows := true, true
 	for {
-		windows := closing || time.Since(lastWindows) >= w.WindowInterval
-		if _, err := w.drain(ctx, windows); err != nil && ctx.Err() == nil {
+		if windows || time.Since(lastWindows) >= w.WindowInterval {
+			windows = true
+		}
+		if _, err := w.drain(ctx, all, windows); err != nil && ctx.Err() == nil {
 			w.Logger.Warn("keeping Discuss in step with WhatsApp, will retry", "err", err)
 		}
 		if windows {
@@ -174,14 +188,28 @@ func (w *Worker) Run(ctx context.Context) error {
 				closes.Reset(max(next, 0) + 100*time.Millisecond)
 			}
 		}
-		closing = false
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-w.Bell:
-		case <-poll.C:
-		case <-closes.C:
-			closing = true
+		all, windows = false, false
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-w.Bell:
+				all = true
+			case <-poll.C:
+				all = true
+			case <-closes.C:
+				windows = true
+			case <-behind.C:
+				late, err := outbox.DiscussBehind(ctx, w.Pool)
+				if err != nil && ctx.Err() == nil {
+					w.Logger.Warn("looking for messages Discuss is behind on", "err", err)
+				}
+				if !late {
+					continue
+				}
+			}
+			break wait
 		}
 	}
 }
@@ -190,15 +218,19 @@ func (w *Worker) Run(ctx context.Context) error {
 // behind on, closed windows) and returns how many changes it made.
 func (w *Worker) Drain(ctx context.Context) (int, error) {
 	w.defaults()
-	return w.drain(ctx, true)
+	return w.drain(ctx, true, true)
 }
 
-func (w *Worker) drain(ctx context.Context, windows bool) (int, error) {
+// drain posts what Discuss is behind on, with captures the operators' messages
+// first, with windows the closed windows after.
+func (w *Worker) drain(ctx context.Context, captures, windows bool) (int, error) {
 	total := 0
 	var errs []error
-	n, err := w.captures(ctx)
-	total += n
-	errs = append(errs, err)
+	if captures {
+		n, err := w.captures(ctx)
+		total += n
+		errs = append(errs, err)
+	}
 	for ctx.Err() == nil {
 		rows, err := outbox.DiscussPending(ctx, w.Pool, w.BatchSize)
 		if err != nil {
