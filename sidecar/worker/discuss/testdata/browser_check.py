@@ -92,10 +92,11 @@ def main():
 
         # 0. a number never seen: its new channel appears in the sidebar, live
         newcomer = "22176" + str(int(time.time()) % 10000000).zfill(7)
+        who = "Client " + uuid.uuid4().hex[:4]
         t0 = time.monotonic()
-        post_json(a.emulator + "/_emulator/inbound", {"from": newcomer, "name": "Nouveau Client", "type": "text", "text": "Bonjour !"})
+        post_json(a.emulator + "/_emulator/inbound", {"from": newcomer, "name": who, "type": "text", "text": "Bonjour !"})
         WebDriverWait(driver, 30, 0.02).until(lambda d: any(
-            e.text.startswith("Nouveau Client") for e in d.find_elements(By.CSS_SELECTOR, ".o_DiscussSidebarCategoryItem")))
+            e.text.startswith(who) for e in d.find_elements(By.CSS_SELECTOR, ".o_DiscussSidebarCategoryItem")))
         out["new_channel_to_sidebar_ms"] = round((time.monotonic() - t0) * 1000)
         time.sleep(0.5)
         driver.save_screenshot(os.path.join(a.shots, "0-new-conversation.png"))
