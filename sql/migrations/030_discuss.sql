@@ -71,7 +71,9 @@ CREATE TABLE IF NOT EXISTS whatsapp_sidecar.discuss_capture (
 CREATE OR REPLACE FUNCTION whatsapp_sidecar.capture_discuss_message() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('whatsapp_sidecar.writer', true) = 'discuss' THEN
+    -- Most statements are about other records: leave before planning the insert.
+    IF NOT EXISTS (SELECT 1 FROM new_rows WHERE model = 'mail.channel' AND message_type = 'comment')
+       OR current_setting('whatsapp_sidecar.writer', true) = 'discuss' THEN
         RETURN NULL;
     END IF;
     INSERT INTO whatsapp_sidecar.discuss_capture (kind, res_ids)
