@@ -26,7 +26,7 @@ It logs in as the operator, opens the customer's channel in Discuss, then:
  4. opens the conversation in WhatsApp > Conversations (the thread, oldest first).
 It prints the timings as JSON and saves screenshots.
 """
-import argparse, json, os, sys, time, urllib.request, xmlrpc.client, uuid
+import argparse, datetime, json, os, sys, time, urllib.request, xmlrpc.client, uuid
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -188,7 +188,9 @@ def main():
             item.click()
             WebDriverWait(driver, 60, 0.05).until(lambda d: d.find_element(By.CSS_SELECTOR, ".o_ThreadView .o_ComposerTextInput_textarea"))
             conv = x("whatsapp.conversation", "search", [["discuss_channel_id", "=", channel]])[0]
-            x("whatsapp.conversation", "write", [conv], {"last_inbound_at": "2020-01-01 00:00:00"})
+            # the customer's last message 25 hours ago (a new value: each window closes once)
+            closed = datetime.datetime.utcnow() - datetime.timedelta(hours=25)
+            x("whatsapp.conversation", "write", [conv], {"last_inbound_at": closed.strftime("%Y-%m-%d %H:%M:%S")})
             t0 = time.monotonic()
             thread = lambda d: d.find_element(By.CSS_SELECTOR, ".o_ThreadView").text
             WebDriverWait(driver, 90, 0.1).until(lambda d: "Fenêtre de 24 heures fermée" in thread(d) or "24-hour window closed" in thread(d))
