@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,6 +84,15 @@ type Worker struct {
 	Now func() time.Time
 	// Metrics; nil counts nothing.
 	Metrics *Metrics
+
+	mu      sync.Mutex
+	failing map[int]retry // rows whose post failed, by id: tried again later, not at every look
+}
+
+// retry is when a row that failed is tried again.
+type retry struct {
+	attempts int
+	next     time.Time
 }
 
 // Metrics of the Discuss worker.
@@ -232,11 +242,12 @@ func (w *Worker) drain(ctx context.Context, captures, windows bool) (int, error)
 		errs = append(errs, err)
 	}
 	for ctx.Err() == nil {
-		rows, err := outbox.DiscussPending(ctx, w.Pool, w.BatchSize)
+		listed, err := outbox.DiscussPending(ctx, w.Pool, w.BatchSize)
 		if err != nil {
 			errs = append(errs, err)
 			break
 		}
+		rows := w.due(listed)
 		done := 0
 		for start := 0; start < len(rows); start += postsPerTx {
 			chunk := rows[start:min(start+postsPerTx, len(rows))]
@@ -245,10 +256,26 @@ func (w *Worker) drain(ctx context.Context, captures, windows bool) (int, error)
 				done += n
 				return err
 			})
+			if errors.Is(err, errPanic) {
+				// One row panicked in the batch: each on its own, the panicking one
+				// set aside for a while.
+				for _, r := range chunk {
+					err := w.safely(ctx, func(ctx context.Context) error {
+						n, err := w.mirror(ctx, []outbox.DiscussRow{r})
+						done += n
+						return err
+					})
+					if errors.Is(err, errPanic) {
+						w.settled(r.ID, err)
+					}
+					errs = append(errs, err)
+				}
+				continue
+			}
 			errs = append(errs, err)
 		}
 		total += done
-		if len(rows) < w.BatchSize || done == 0 {
+		if len(listed) < w.BatchSize || done == 0 {
 			break
 		}
 	}
@@ -260,13 +287,48 @@ func (w *Worker) drain(ctx context.Context, captures, windows bool) (int, error)
 	return total, errors.Join(errs...)
 }
 
+// due are the rows not waiting for a retry after a failure.
+func (w *Worker) due(rows []outbox.DiscussRow) []outbox.DiscussRow {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	out := rows[:0:0]
+	for _, r := range rows {
+		if f, ok := w.failing[r.ID]; ok && now.Before(f.next) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// settled records the outcome of one row's post: a failure is tried again after
+// a growing delay (1 s to 5 min), a success forgets earlier failures.
+func (w *Worker) settled(id int, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err == nil {
+		delete(w.failing, id)
+		return
+	}
+	if w.failing == nil {
+		w.failing = map[int]retry{}
+	}
+	f := w.failing[id]
+	f.next = time.Now().Add(backoff(f.attempts))
+	f.attempts++
+	w.failing[id] = f
+}
+
+var errPanic = errors.New("panic")
+
 // safely runs fn, turning a panic into an error: one bad row does not stop the
 // others.
 func (w *Worker) safely(ctx context.Context, fn func(context.Context) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			w.Logger.Error("Discuss worker panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = fmt.Errorf("panic: %v", r)
+			err = fmt.Errorf("%w: %v", errPanic, r)
 		}
 	}()
 	return fn(ctx)

@@ -846,3 +846,30 @@ func TestRunningWorkerTellsTheWindowClosingOnTime(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the row: the signal is the notice itself
 	}
 }
+
+// A message that cannot be posted holds back only itself, and is not tried again at
+// every look.
+func TestAFailingMessageHoldsBackOnlyItself(t *testing.T) {
+	t.Parallel()
+	b, ch := withAwa(t, "Bonjour")
+	// Odoo refusing one message (a constraint, a broken module): counted in a
+	// sequence, which a rollback does not undo.
+	b.db.Exec(t, `CREATE SEQUENCE refusals`)
+	b.db.Exec(t, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.body LIKE '%boom%' THEN PERFORM nextval('refusals'); RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`)
+	b.db.Exec(t, `CREATE TRIGGER refuse BEFORE INSERT ON mail_message FOR EACH ROW EXECUTE FUNCTION refuse()`)
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.boom", "boom", time.Now()))
+	b.receive(t, textFrom(awaWaID, "Awa", "wamid.fine", "ça va ?", time.Now()))
+	if _, err := b.worker.Drain(context.Background()); err == nil {
+		t.Fatal("Drain reported no error for the refused message")
+	}
+	posts := b.posts(t, ch)
+	if last := posts[len(posts)-1]; last.Body != "<p>ça va ?</p>" {
+		t.Fatalf("last post %q, want the message after the refused one", last.Body)
+	}
+	tries := b.count(t, `SELECT last_value FROM refusals`)
+	b.drain(t) // at once: the refused message waits for its retry
+	if again := b.count(t, `SELECT last_value FROM refusals`); again != tries {
+		t.Errorf("the refused message was tried %d more times at once", again-tries)
+	}
+}

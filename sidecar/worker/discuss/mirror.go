@@ -36,10 +36,15 @@ func (w *Worker) mirror(ctx context.Context, rows []outbox.DiscussRow) (int, err
 	if err == nil {
 		for i, what := range whats {
 			w.counted(rows[i], what)
+			w.settled(rows[i].ID, nil)
 		}
 		return len(rows), nil
 	}
-	if len(rows) == 1 || ctx.Err() != nil {
+	if ctx.Err() != nil {
+		return 0, err
+	}
+	if len(rows) == 1 {
+		w.settled(rows[0].ID, err)
 		return 0, err
 	}
 	done := 0
