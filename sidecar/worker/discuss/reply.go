@@ -71,6 +71,9 @@ func (w *Worker) operatorMessages(ctx context.Context, tx pgx.Tx, refs odiscuss.
 	return outcomes, nil
 }
 
+// operatorMessage acts on one message an operator wrote: a command, a template,
+// or an answer queued (or refused, the channel saying why). outcome names it for
+// the metrics.
 func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, conv conversation,
 	ch odiscuss.ChannelInfo, m odiscuss.Message, files []odiscuss.Attachment) (outcome string, err error) {
 	wd := w.words(conv.ConfigID)
