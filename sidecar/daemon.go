@@ -193,11 +193,13 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		{"writeback", fetchOnly(writer.Run)},
 		{"inbox", processor.Run},
 		{"reminders", fetchOnly(reminders.Run)},
-		{"discuss", fetchOnly(inboxDiscuss.Run)},
 		{"templates", fetchOnly(syncer.Run)},
 		{"config", fetchOnly(func(ctx context.Context) error {
 			return d.reloadOnChange(ctx, configBell, templateBell, messageBell)
 		})},
+	}
+	if d.cfg.DiscussInbox {
+		d.components = append(d.components, component{"discuss", fetchOnly(inboxDiscuss.Run)})
 	}
 	d.supervisor = newSupervisor(d.logger, d.reg)
 	for _, c := range d.components {

@@ -61,6 +61,10 @@ type Config struct {
 	// link-local and private addresses (your own network); off, only public ones.
 	AllowPrivateCallbacks bool `env:"ALLOW_PRIVATE_CALLBACKS, default=false"`
 
+	// DiscussInbox makes every WhatsApp conversation a Discuss channel of its
+	// operators (package worker/discuss); off, Discuss shows nothing of WhatsApp.
+	DiscussInbox bool `env:"DISCUSS_INBOX, default=true"`
+
 	LogLevel  string `env:"LOG_LEVEL, default=info"`
 	LogFormat string `env:"LOG_FORMAT"` // text, json, or empty: text on a terminal, JSON otherwise
 }
