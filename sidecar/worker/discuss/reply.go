@@ -142,7 +142,7 @@ func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.R
 		if err != nil {
 			return "", err
 		}
-		reason += " " + wd.windowClosed(names)
+		reason += " " + wd.templates(names)
 	}
 	return "refused", w.notice(ctx, tx, refs, bus, ch, reason, now)
 }

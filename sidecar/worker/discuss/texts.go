@@ -50,10 +50,15 @@ const statusField = "WhatsApp"
 const origin = "Odoo"
 
 func (w words) windowClosed(templates []string) string {
-	var b strings.Builder
-	b.WriteString(w.pick(
+	return w.pick(
 		"Fenêtre de 24 heures fermée : le client n'a pas écrit depuis plus de 24 heures, un message libre ne lui serait pas remis. ",
-		"24-hour window closed: the customer has not written for more than 24 hours, a free-form message would not reach them. "))
+		"24-hour window closed: the customer has not written for more than 24 hours, a free-form message would not reach them. ") +
+		w.templates(templates)
+}
+
+// templates offers the approved templates that still reach the customer.
+func (w words) templates(templates []string) string {
+	var b strings.Builder
 	if len(templates) == 0 {
 		b.WriteString(w.pick(
 			"Aucun modèle approuvé n'est associé aux réponses Discuss (WhatsApp > Modèles, notification « discuss_reply »).",
