@@ -99,6 +99,25 @@ func DiscussPending(ctx context.Context, q DBTX, limit int) ([]DiscussRow, error
 	return out, nil
 }
 
+// DiscussState is where a row and its channel stand.
+type DiscussState struct {
+	Status, Shown    string
+	DiscussMessageID int
+}
+
+// DiscussStateOf reads row id's DiscussState; found is false when it is gone.
+func DiscussStateOf(ctx context.Context, q DBTX, id int) (s DiscussState, found bool, err error) {
+	err = q.QueryRow(ctx, `SELECT COALESCE(status, ''), COALESCE(discuss_shown, ''), COALESCE(discuss_message_id, 0)
+		FROM whatsapp_message WHERE id = $1`, id).Scan(&s.Status, &s.Shown, &s.DiscussMessageID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DiscussState{}, false, nil
+	}
+	if err != nil {
+		return DiscussState{}, false, fmt.Errorf("read what Discuss shows of message %d: %w", id, err)
+	}
+	return s, true, nil
+}
+
 // DiscussShown records what the channel now shows of row id: status shown, the
 // mail_message it is (0 keeps the one it has), and the conversation and partner
 // the channel found for it (0 keeps the row's own). Only the Discuss columns and the

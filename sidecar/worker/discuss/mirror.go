@@ -73,17 +73,11 @@ func (w *Worker) counted(r outbox.DiscussRow, what string) {
 // status shown under it. what says which, for the metrics ("" when nothing was due).
 func (w *Worker) mirrorOne(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, r outbox.DiscussRow) (what string, err error) {
 	// Another replica may have done it between the listing and the lock.
-	var shown, status string
-	var posted int
-	err = tx.QueryRow(ctx, `SELECT COALESCE(discuss_shown, ''), COALESCE(status, ''), COALESCE(discuss_message_id, 0)
-		FROM whatsapp_message WHERE id = $1`, r.ID).Scan(&shown, &status, &posted)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && shown == status) {
-		return "", nil
+	st, found, err := outbox.DiscussStateOf(ctx, tx, r.ID)
+	if err != nil || !found || st.Shown == st.Status {
+		return "", err
 	}
-	if err != nil {
-		return "", fmt.Errorf("read message %d: %w", r.ID, err)
-	}
-	r.Shown, r.Status, r.DiscussMessageID = shown, status, posted
+	r.Shown, r.Status, r.DiscussMessageID = st.Shown, st.Status, st.DiscussMessageID
 	if r.DiscussMessageID != 0 {
 		return "status", w.moveStatus(ctx, tx, refs, bus, r)
 	}
