@@ -291,7 +291,7 @@ function updateMessage(m, isNew) {
   const c = state.chats.get(m.wa_id);
   const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 120;
   const old = box.querySelector(`[data-id="${CSS.escape(m.id)}"]`);
-  if (old) { old.replaceWith(messageRow(m, c)); return; }
+  if (old) { patchRow(old, messageRow(m, c)); return; }
   const ms = sortedMessages(c);
   if (!isNew || ms[ms.length - 1].id !== m.id) { renderMessages(); return; }
   const rows = box.querySelectorAll(".row");
@@ -300,6 +300,23 @@ function updateMessage(m, isNew) {
   if (!prev || dayLabel(new Date(prev.time)) !== d) box.append(el("div", { class: "day" }, d));
   box.append(messageRow(m, c));
   if (nearBottom || m.direction === "in") box.scrollTop = box.scrollHeight;
+}
+
+// patchRow keeps a row's nodes when only its delivery status moved, so a tap on one
+// of its buttons is not lost to a tick arriving under the finger.
+function patchRow(row, fresh) {
+  if (row.dataset.content !== fresh.dataset.content) { row.replaceWith(fresh); return; }
+  row.dataset.status = fresh.dataset.status;
+  row.querySelector(".meta").replaceWith(fresh.querySelector(".meta"));
+  row.querySelector(".msg > .error")?.remove();
+  const error = fresh.querySelector(".msg > .error");
+  if (error) row.querySelector(".msg").append(error);
+}
+
+// contentKey is what a row shows apart from its delivery status.
+function contentKey(m, c) {
+  const { status, error_code, error_text, _t, _n, ...shown } = m;
+  return JSON.stringify([shown, !!(m.context_id && c.messages.has(m.context_id))]);
 }
 
 function messageRow(m, c) {
@@ -329,7 +346,7 @@ function messageRow(m, c) {
     msg.append(box);
   }
   if (m.status === "failed") msg.append(el("div", { class: "error" }, `${T.status.failed} ${m.error_code || ""} · ${m.error_text || ""}`));
-  return el("div", { class: "row " + (out ? "out" : "in"), "data-id": m.id, "data-status": m.status }, msg);
+  return el("div", { class: "row " + (out ? "out" : "in"), "data-id": m.id, "data-status": m.status, "data-content": contentKey(m, c) }, msg);
 }
 
 function mediaBlock(media) {
