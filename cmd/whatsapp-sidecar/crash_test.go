@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -65,7 +66,8 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 		return cmd
 	}
 	first := start()
-	pgtest.Eventually(t, "a third of the burst at Meta", func() bool { return emulatortest.Accepted(emu) >= total/3 })
+	pgtest.EventuallyWhileMoving(t, "a third of the burst at Meta", func() bool { return emulatortest.Accepted(emu) >= total/3 },
+		func() string { return fmt.Sprintf("%d accepted by Meta", emulatortest.Accepted(emu)) })
 	if err := first.Process.Kill(); err != nil { // SIGKILL: no graceful anything
 		t.Fatal(err)
 	}
@@ -94,7 +96,13 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 			emu.PendingWebhooks() == 0 &&
 			count(`SELECT count(*) FROM whatsapp_sidecar.inbox WHERE processed_at IS NULL`) == 0
 	}
-	pgtest.Eventually(t, "the burst sent and Meta's webhooks applied", settled)
+	// Progress, for a slow machine: what Meta accepted, what is left to send and to apply.
+	progress := func() string {
+		return fmt.Sprintf("%d accepted by Meta, %d queued or sending, %d webhooks pending at Meta, %d deliveries unapplied",
+			emulatortest.Accepted(emu), count(`SELECT count(*) FROM whatsapp_message WHERE status IN ('queued', 'sending')`),
+			emu.PendingWebhooks(), count(`SELECT count(*) FROM whatsapp_sidecar.inbox WHERE processed_at IS NULL`))
+	}
+	pgtest.EventuallyWhileMoving(t, "the burst sent and Meta's webhooks applied", settled, progress)
 
 	atMeta := bodiesAtMeta(t, emu)
 	rows, err := db.Pool(t).Query(ctx, `SELECT content FROM whatsapp_message WHERE status = 'unknown'`)
@@ -117,9 +125,9 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 	}
 	// The operator sends the held ones again (the message form's status, or SQL).
 	db.Exec(t, `UPDATE whatsapp_message SET status = 'queued' WHERE status = 'unknown'`)
-	pgtest.Eventually(t, "the held messages sent", func() bool {
+	pgtest.EventuallyWhileMoving(t, "the held messages sent", func() bool {
 		return settled() && count(`SELECT count(*) FROM whatsapp_message WHERE status = 'unknown'`) == 0
-	})
+	}, progress)
 
 	dup := 0
 	atMeta = bodiesAtMeta(t, emu)

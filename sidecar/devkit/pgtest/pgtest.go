@@ -391,9 +391,27 @@ func withDatabase(server, name string) string {
 // request at the emulator); the deadline only bounds a failing test.
 func Eventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	EventuallyWhileMoving(tb, what, cond, nil)
+}
+
+// EventuallyWhileMoving waits for cond like Eventually, but fails only after a
+// minute in which state, the system's progress as the test sees it, did not
+// change: a slow machine (a loaded CI runner, the race detector) finishes a long
+// job late; a stuck system fails with its last state.
+func EventuallyWhileMoving(tb testing.TB, what string, cond func() bool, state func() string) {
+	tb.Helper()
+	const still = 60 * time.Second
+	last, deadline := "", time.Now().Add(still)
 	for !cond() {
+		if state != nil {
+			if now := state(); now != last {
+				last, deadline = now, time.Now().Add(still)
+			}
+		}
 		if time.Now().After(deadline) {
+			if last != "" {
+				tb.Fatalf("timed out waiting for %s: no progress for %s at %s", what, still, last)
+			}
 			tb.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
