@@ -22,6 +22,7 @@ var viewTermsFR = map[string]string{
 	"Button 1":                             "Bouton 1",
 	"Button 2":                             "Bouton 2",
 	"Button 3":                             "Bouton 3",
+	"Button clicked":                       "Bouton cliqué",
 	"Buttons":                              "Boutons",
 	"Buttons in Odoo":                      "Boutons dans Odoo",
 	"Callback":                             "Rappel HTTP",
