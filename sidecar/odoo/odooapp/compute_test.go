@@ -271,7 +271,7 @@ func TestClickReadsAsItsTitleInTheReadersLanguage(t *testing.T) {
 		t.Errorf("button_id is %s (stored %v, readonly %v), want a stored read-only char", f.Type, f.Stored(), f.Readonly)
 	}
 	form := viewArch(t, "view_whatsapp_message_form")
-	if !strings.Contains(form, `<field name="content" string="Button clicked" attrs="{'invisible': [('button_id', '=', False)]}"/>`) {
+	if !strings.Contains(form, `<field name="content" string="Button clicked" attrs="{'invisible': [('button_id', '=', False)], 'readonly': ['|', ('status', '!=', 'draft'), ('kind', '!=', False)]}"/>`) {
 		t.Errorf("the message form does not label a click's title as the button clicked")
 	}
 	if !strings.Contains(viewArch(t, "view_whatsapp_message_tree"), `<field name="preview"`) {
