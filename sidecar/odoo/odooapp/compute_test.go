@@ -281,3 +281,34 @@ func TestClickReadsAsItsTitleInTheReadersLanguage(t *testing.T) {
 		t.Errorf("the conversation's thread does not show a click as its preview")
 	}
 }
+
+// Users find messages by what they are, in words: clicks, and the notifications
+// of orders and invoices and the automatic replies, without typing a raw key.
+func TestMessageSearchFindsClicksAndNotifications(t *testing.T) {
+	t.Parallel()
+	search := viewArch(t, "view_whatsapp_message_search")
+	for _, want := range []string{
+		`<field name="button_id"/>`,
+		`<filter string="Clicks" name="clicks" domain="[('button_id', '!=', False)]"/>`,
+		`<filter string="Order notifications" name="kind_order" domain="[('kind', '=like', 'order_%')]"/>`,
+		`<filter string="Invoice notifications" name="kind_invoice" domain="[('kind', '=like', 'invoice_%')]"/>`,
+		`<filter string="Automatic replies" name="kind_reply" domain="[('kind', '=like', 'reply_%')]"/>`,
+	} {
+		if !strings.Contains(search, want) {
+			t.Errorf("the message search view lacks %s", want)
+		}
+	}
+	// Every kind the filters name exists with that prefix.
+	label := modelField(t, "whatsapp.message", "kind_label")
+	for _, prefix := range []string{"order_", "invoice_", "reply_"} {
+		n := 0
+		for _, o := range label.Selection {
+			if strings.HasPrefix(o.Value, prefix) {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("no kind starts with %s: its filter finds nothing", prefix)
+		}
+	}
+}
