@@ -198,3 +198,61 @@ func irModelFields(t *testing.T, conn *pgx.Conn) []string {
 	sort.Strings(lines)
 	return lines
 }
+
+// Clicks recorded before migration 035 read "[Bouton : id] title": after it, they
+// read as the title the customer tapped, their id in button_id; other rows stay.
+func TestClicksRecordedBeforeReadAsTheirTitle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t, pgtest.Odoo)
+	conn := db.Conn(t)
+	var before []migrate.Migration
+	for _, m := range migrate.Embedded() {
+		if m.Version < 35 {
+			before = append(before, m)
+		}
+	}
+	if _, err := migrate.Up(ctx, conn, migrate.Options{Migrations: before}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := conn.Exec(ctx, `INSERT INTO whatsapp_message (direction, status, message_type, content) VALUES
+		('in', 'received', 'interactive', '[Bouton : btn_validate_order_26] Valider'),
+		('in', 'received', 'interactive', '[Liste : priority_express] Priority Mail — Next Day'),
+		('in', 'received', 'button', '[Bouton : STOP]'),
+		('in', 'received', 'text', '[Bouton : a] typed by the customer'),
+		('out', 'sent', 'interactive', 'Bonjour')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the migration may run again after an uninstall that kept the data
+		if _, err := migrate.Up(ctx, conn, migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, `DELETE FROM whatsapp_sidecar.migration WHERE version = 35`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := conn.Query(ctx, `SELECT content, COALESCE(button_id, '') FROM whatsapp_message ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]string, error) {
+		var v [2]string
+		return v, r.Scan(&v[0], &v[1])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]string{
+		{"Valider", "btn_validate_order_26"},
+		{"Priority Mail — Next Day", "priority_express"},
+		{"STOP", "STOP"},
+		{"[Bouton : a] typed by the customer", ""},
+		{"Bonjour", ""},
+	}
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			t.Errorf("row %d = %q, want %q", i, got, want[i])
+		}
+	}
+}

@@ -47,6 +47,7 @@ class Records(list):
     def mapped(self, name): return [getattr(r, name) for r in self]
 
 env = Env({name: Model(ids, name not in spec['unreadable']) for name, ids in spec['models'].items()})
+env.lang = spec['lang'] or None
 records = Records(Record(v, env) for v in spec['records'])
 records.env = env
 exec(spec['code'], {'self': records})
@@ -58,6 +59,7 @@ type fakeOdooSpec struct {
 	Records    []map[string]any `json:"records"`
 	Models     map[string][]int `json:"models"`
 	Unreadable []string         `json:"unreadable"`
+	Lang       string           `json:"lang"` // the reader's language (env.lang); empty: none
 }
 
 // runCompute runs field's compute in fakeOdoo and returns the value it gave each
@@ -233,4 +235,80 @@ func viewArch(t *testing.T, xmlid string) string {
 	}
 	t.Fatalf("no view %s", xmlid)
 	return ""
+}
+
+// A customer's click reads as the title they tapped, marked as a click in the
+// reader's language, in the list, the breadcrumbs and the conversation's thread; its
+// technical id is not in what they read, but stays in the Technical tab.
+func TestClickReadsAsItsTitleInTheReadersLanguage(t *testing.T) {
+	t.Parallel()
+	click := map[string]any{"direction": "in", "contact_name": "Awa Ndiaye", "content": "Valider",
+		"message_type": "interactive", "button_id": "btn_validate_order_26"}
+	text := map[string]any{"direction": "in", "contact_name": "Awa Ndiaye", "content": "Merci", "message_type": "text"}
+	for _, c := range []struct {
+		lang, preview, name string
+	}{
+		{"en_US", `Clicked "Valider"`, `← Awa Ndiaye: Clicked "Valider"`},
+		{"fr_FR", "Clic sur « Valider »", "← Awa Ndiaye: Clic sur « Valider »"},
+		{"", `Clicked "Valider"`, `← Awa Ndiaye: Clicked "Valider"`},
+	} {
+		spec := fakeOdooSpec{Records: []map[string]any{click, text}, Lang: c.lang}
+		preview := runCompute(t, modelField(t, "whatsapp.message", "preview"), spec)
+		name := runCompute(t, modelField(t, "whatsapp.message", "name"), spec)
+		if preview[0] != c.preview || name[0] != c.name {
+			t.Errorf("lang %q: a click reads %q (list), %q (breadcrumbs); want %q, %q", c.lang, preview[0], name[0], c.preview, c.name)
+		}
+		if preview[1] != "Merci" || name[1] != "← Awa Ndiaye: Merci" {
+			t.Errorf("lang %q: a text reads %q, %q; want it unmarked", c.lang, preview[1], name[1])
+		}
+		for _, s := range []any{preview[0], name[0]} {
+			if strings.Contains(s.(string), "btn_") {
+				t.Errorf("lang %q: %q shows the button's technical id", c.lang, s)
+			}
+		}
+	}
+	if f := modelField(t, "whatsapp.message", "button_id"); f.Type != "char" || !f.Stored() || !f.Readonly {
+		t.Errorf("button_id is %s (stored %v, readonly %v), want a stored read-only char", f.Type, f.Stored(), f.Readonly)
+	}
+	form := viewArch(t, "view_whatsapp_message_form")
+	if !strings.Contains(form, `<field name="content" string="Button clicked" attrs="{'invisible': [('button_id', '=', False)], 'readonly': ['|', ('status', '!=', 'draft'), ('kind', '!=', False)]}"/>`) {
+		t.Errorf("the message form does not label a click's title as the button clicked")
+	}
+	if !strings.Contains(viewArch(t, "view_whatsapp_message_tree"), `<field name="preview"`) {
+		t.Errorf("the message list does not show the preview")
+	}
+	if thread := viewArch(t, "view_whatsapp_conversation_form"); !strings.Contains(thread, "record.button_id.raw_value ? record.preview.raw_value") {
+		t.Errorf("the conversation's thread does not show a click as its preview")
+	}
+}
+
+// Users find messages by what they are, in words: clicks, and the notifications
+// of orders and invoices and the automatic replies, without typing a raw key.
+func TestMessageSearchFindsClicksAndNotifications(t *testing.T) {
+	t.Parallel()
+	search := viewArch(t, "view_whatsapp_message_search")
+	for _, want := range []string{
+		`<field name="button_id"/>`,
+		`<filter string="Clicks" name="clicks" domain="[('button_id', '!=', False)]"/>`,
+		`<filter string="Order notifications" name="kind_order" domain="[('kind', '=like', 'order_%')]"/>`,
+		`<filter string="Invoice notifications" name="kind_invoice" domain="[('kind', '=like', 'invoice_%')]"/>`,
+		`<filter string="Automatic replies" name="kind_reply" domain="[('kind', '=like', 'reply_%')]"/>`,
+	} {
+		if !strings.Contains(search, want) {
+			t.Errorf("the message search view lacks %s", want)
+		}
+	}
+	// Every kind the filters name exists with that prefix.
+	label := modelField(t, "whatsapp.message", "kind_label")
+	for _, prefix := range []string{"order_", "invoice_", "reply_"} {
+		n := 0
+		for _, o := range label.Selection {
+			if strings.HasPrefix(o.Value, prefix) {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("no kind starts with %s: its filter finds nothing", prefix)
+		}
+	}
 }

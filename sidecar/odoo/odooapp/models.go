@@ -78,7 +78,7 @@ func (f Field) Copied() bool {
 	}
 	switch f.Name {
 	case "wa_message_id", "wa_conversation_id", "dedup_key", "raw_payload", "raw_response",
-		"wa_status", "error_code", "error_message", "attempts", "next_attempt_at", "retry_reason", "claimed_by",
+		"wa_status", "button_id", "error_code", "error_message", "attempts", "next_attempt_at", "retry_reason", "claimed_by",
 		"dispatched_at", "note_pending", "flags_pending",
 		"sent_at", "delivered_at", "read_at", "failed_at", "meta_template_id", "last_synced_at",
 		"template_sync_requested_at", "templates_synced_at",
@@ -374,17 +374,24 @@ func pythonTuple(options []Option) string {
 	return b.String()
 }
 
+// clickedPython starts a compute that marks a click (a row with a button_id) in the
+// reader's language: Odoo runs the compute for each request with the user's lang, and
+// the stored content is only the title the customer tapped.
+const clickedPython = "clicked = (self.env.lang or 'en_US')[:2] == 'fr' and 'Clic sur « %s »' or 'Clicked \"%s\"'\n"
+
 var messageModel = Model{
 	Name: "whatsapp.message", LabelEN: "WhatsApp Message", LabelFR: "Journal des messages WhatsApp",
 	Order: "create_date desc, id desc", Info: "One WhatsApp message, sent or received. A row with status queued is sent by the sidecar.",
 	Fields: []Field{
 		// What Odoo shows for a message (breadcrumbs, many2one): direction, who, what.
 		{Name: "name", Type: "char", LabelEN: "Summary", LabelFR: "Résumé",
-			Compute: "for rec in self:\n" +
+			Compute: clickedPython +
+				"for rec in self:\n" +
 				"    who = rec.contact_name or rec.contact_id.name or rec.phone or ''\n" +
 				"    what = (rec.content or rec.kind or rec.message_type or '').split('\\n')[0][:60]\n" +
+				"    what = rec.button_id and clicked % what or what\n" +
 				"    rec['name'] = '%s %s: %s' % ('←' if rec.direction == 'in' else '→', who, what)",
-			Depends: "direction,contact_name,contact_id,phone,content,kind,message_type"},
+			Depends: "direction,contact_name,contact_id,phone,content,kind,message_type,button_id"},
 		selection("direction", "Direction", "Direction", []Option{
 			{"in", "Inbound", "Entrant"},
 			{"out", "Outbound", "Sortant"},
@@ -427,10 +434,15 @@ var messageModel = Model{
 			Selection: messageKinds, Compute: kindLabelCompute(messageKinds), Depends: "kind"},
 		// One line for lists: a multi-line text makes a list row as tall as the message.
 		{Name: "preview", Type: "char", LabelEN: "Preview", LabelFR: "Aperçu",
-			Compute: "for rec in self:\n" +
+			Compute: clickedPython +
+				"for rec in self:\n" +
 				"    text = ' '.join((rec.content or rec.caption or '').split())\n" +
+				"    text = rec.button_id and clicked % text or text\n" +
 				"    rec['preview'] = len(text) > 100 and text[:99] + '…' or text",
-			Depends: "content,caption"},
+			Depends: "content,caption,button_id"},
+		field("button_id", "char", "Clicked button ID", "ID du bouton cliqué", readonly,
+			help("The id of the button or list row the customer clicked; the message holds its title.",
+				"L'ID du bouton ou de la ligne de liste sur lequel le client a cliqué ; le message en contient le titre.")),
 		field("reply_to_wa_message_id", "char", "In reply to (WhatsApp ID)", "En réponse à (ID WhatsApp)", readonly),
 		field("buttons", "text", "Buttons (JSON)", "Boutons (JSON)", readonly),
 		field("params", "text", "Template parameters (JSON)", "Paramètres du modèle WhatsApp (JSON)", readonly,

@@ -17,6 +17,7 @@ type Received struct {
 	ConfigID, ConversationID, ContactID int
 	WaMessageID, Phone, ContactName     string
 	Content, Type                       string
+	ButtonID                            string // a click's button or list row id; Content holds its title
 	MediaID, MimeType, Caption          string
 	Raw                                 []byte
 	// What it is about (the order or invoice of the message it answers).
@@ -35,15 +36,15 @@ func RecordReceived(ctx context.Context, tx pgx.Tx, r Received) (int, error) {
 	err := tx.QueryRow(ctx, `
 		INSERT INTO whatsapp_message (direction, config_id, conversation_id, wa_message_id, phone, contact_id, contact_name,
 		    content, message_type, status, wa_status, media_id, media_mime_type, caption, raw_payload, res_model, res_id,
-		    reply_to_wa_message_id, error_code, error_message, sent_at, attempts,
+		    reply_to_wa_message_id, error_code, error_message, sent_at, button_id, attempts,
 		    create_uid, create_date, write_uid, write_date)
-		VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8, 'received', 'received', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0,
+		VALUES ('in', $1, $2, $3, $4, $5, $6, $7, $8, 'received', 'received', $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0,
 		    1, `+now+`, 1, `+now+`)
 		ON CONFLICT (wa_message_id) WHERE wa_message_id IS NOT NULL DO NOTHING
 		RETURNING id`,
 		nullInt(r.ConfigID), nullInt(r.ConversationID), r.WaMessageID, r.Phone, nullInt(r.ContactID), nullStr(r.ContactName),
 		r.Content, r.Type, nullStr(r.MediaID), nullStr(r.MimeType), nullStr(r.Caption), string(r.Raw),
-		nullStr(r.ResModel), nullInt(r.ResID), nullStr(r.ReplyTo), nullInt(r.ErrorCode), nullStr(r.ErrorText), r.At.UTC()).Scan(&id)
+		nullStr(r.ResModel), nullInt(r.ResID), nullStr(r.ReplyTo), nullInt(r.ErrorCode), nullStr(r.ErrorText), r.At.UTC(), nullStr(r.ButtonID)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}

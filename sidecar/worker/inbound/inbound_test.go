@@ -23,20 +23,20 @@ import (
 var metaTime = time.Unix(1739321024, 0).UTC()
 
 type storedMessage struct {
-	ID                           int
-	Type, Content, Phone         string
-	Status, ContactName, ReplyTo string
-	ErrorCode                    int
-	ErrorMessage, Raw            string
-	ConversationID, ContactID    int
-	SentAt                       time.Time
-	AttachmentID                 int
+	ID                             int
+	Type, Content, ButtonID, Phone string
+	Status, ContactName, ReplyTo   string
+	ErrorCode                      int
+	ErrorMessage, Raw              string
+	ConversationID, ContactID      int
+	SentAt                         time.Time
+	AttachmentID                   int
 }
 
 func (b *bundle) inbound(t *testing.T) []storedMessage {
 	t.Helper()
 	rows, err := b.pool.Query(context.Background(), `
-		SELECT id, message_type, COALESCE(content, ''), COALESCE(phone, ''), status, COALESCE(contact_name, ''),
+		SELECT id, message_type, COALESCE(content, ''), COALESCE(button_id, ''), COALESCE(phone, ''), status, COALESCE(contact_name, ''),
 		    COALESCE(reply_to_wa_message_id, ''), COALESCE(error_code, 0), COALESCE(error_message, ''), COALESCE(raw_payload, ''),
 		    COALESCE(conversation_id, 0), COALESCE(contact_id, 0), sent_at, COALESCE(attachment_id, 0)
 		FROM whatsapp_message WHERE direction = 'in' ORDER BY id`)
@@ -47,7 +47,7 @@ func (b *bundle) inbound(t *testing.T) []storedMessage {
 	var out []storedMessage
 	for rows.Next() {
 		var m storedMessage
-		if err := rows.Scan(&m.ID, &m.Type, &m.Content, &m.Phone, &m.Status, &m.ContactName, &m.ReplyTo, &m.ErrorCode,
+		if err := rows.Scan(&m.ID, &m.Type, &m.Content, &m.ButtonID, &m.Phone, &m.Status, &m.ContactName, &m.ReplyTo, &m.ErrorCode,
 			&m.ErrorMessage, &m.Raw, &m.ConversationID, &m.ContactID, &m.SentAt, &m.AttachmentID); err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +74,7 @@ func TestMetaDocumentedMessages(t *testing.T) {
 	const reacted = "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"
 	cases := []struct {
 		file, typ, content, replyTo string
+		buttonID                    string // a click's id, kept apart from the title users read
 		errorCode                   int
 		mediaID, mime               string // the documented media id, and the type the file is stored as
 	}{
@@ -88,9 +89,9 @@ func TestMetaDocumentedMessages(t *testing.T) {
 		{file: "inbound_contacts.json", typ: "contacts", content: "[Contact] Kerry Fisher +1 (940) 555-1234 +1 (650) 555-1234"},
 		{file: "inbound_reaction.json", typ: "reaction", content: "[Réaction 👍]", replyTo: reacted},
 		{file: "inbound_reaction_removed.json", typ: "reaction", content: "[Réaction retirée]", replyTo: reacted},
-		{file: "inbound_interactive_button_reply.json", typ: "interactive", content: "[Bouton : cancel-button] Cancel", replyTo: replied},
-		{file: "inbound_interactive_list_reply.json", typ: "interactive", content: "[Liste : priority_express] Priority Mail Express — Next Day to 2 Days", replyTo: replied},
-		{file: "inbound_button.json", typ: "button", content: "[Bouton : Unsubscribe from Promos] Unsubscribe from Promos", replyTo: replied},
+		{file: "inbound_interactive_button_reply.json", typ: "interactive", content: "Cancel", buttonID: "cancel-button", replyTo: replied},
+		{file: "inbound_interactive_list_reply.json", typ: "interactive", content: "Priority Mail Express — Next Day to 2 Days", buttonID: "priority_express", replyTo: replied},
+		{file: "inbound_button.json", typ: "button", content: "Unsubscribe from Promos", buttonID: "Unsubscribe from Promos", replyTo: replied},
 		{file: "inbound_unsupported.json", typ: "unsupported", content: "[Non pris en charge : poll_update] (#131051 Message type unknown)", errorCode: 131051},
 	}
 	for _, c := range cases {
@@ -118,9 +119,9 @@ func TestMetaDocumentedMessages(t *testing.T) {
 				t.Fatalf("%d inbound rows, want 1", len(msgs))
 			}
 			m := msgs[0]
-			if m.Type != c.typ || m.Content != c.content || m.ReplyTo != c.replyTo || m.ErrorCode != c.errorCode {
-				t.Errorf("row = type %q content %q reply_to %q error %d\nwant type %q content %q reply_to %q error %d",
-					m.Type, m.Content, m.ReplyTo, m.ErrorCode, c.typ, c.content, c.replyTo, c.errorCode)
+			if m.Type != c.typ || m.Content != c.content || m.ButtonID != c.buttonID || m.ReplyTo != c.replyTo || m.ErrorCode != c.errorCode {
+				t.Errorf("row = type %q content %q button_id %q reply_to %q error %d\nwant type %q content %q button_id %q reply_to %q error %d",
+					m.Type, m.Content, m.ButtonID, m.ReplyTo, m.ErrorCode, c.typ, c.content, c.buttonID, c.replyTo, c.errorCode)
 			}
 			if m.Phone != "+"+sheena || m.Status != "received" || m.ContactName != "Sheena Nelson" || !m.SentAt.Equal(metaTime) {
 				t.Errorf("row = phone %q status %q contact %q sent_at %v", m.Phone, m.Status, m.ContactName, m.SentAt)
@@ -664,5 +665,27 @@ func TestFaultPanicParksTheDelivery(t *testing.T) {
 	b.db.QueryRow(t, []any{&processed}, `SELECT count(*) FROM whatsapp_sidecar.inbox WHERE processed_at IS NOT NULL`)
 	if processed != 1 || testutil.ToFloat64(panics) != 1 {
 		t.Errorf("%d deliveries processed and %v panics counted, want 1 and 1", processed, testutil.ToFloat64(panics))
+	}
+}
+
+// A click no action handles, on a message about an order, is recorded as the title
+// the customer tapped with its id apart, and the order's chatter quotes the title
+// marked as a click, never the button's technical id.
+func TestClickReadsAsItsTitle(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const sent = "wamid.order-26-sent"
+	b.db.Exec(t, `INSERT INTO whatsapp_message (direction, wa_message_id, phone, status, kind, res_model, res_id, content)
+		VALUES ('out', $1, '+221771234567', 'sent', 'order_created', 'sale.order', 26, 'Bonjour')`, sent)
+	b.post(t, clickFrom(awaWaID, "wamid.click-later", sent, "btn_later_26", "Plus tard"))
+	b.drain(t)
+
+	msgs := b.inbound(t)
+	if len(msgs) != 1 || msgs[0].Content != "Plus tard" || msgs[0].ButtonID != "btn_later_26" {
+		t.Fatalf("inbound rows %+v, want content %q and button_id %q", msgs, "Plus tard", "btn_later_26")
+	}
+	notes := strings.Join(b.notes(t, "sale.order", 26), "\n")
+	if !strings.Contains(notes, "🔘 Plus tard") || strings.Contains(notes, "btn_later") || strings.Contains(notes, "[Bouton") {
+		t.Errorf("chatter = %q, want the click as 🔘 Plus tard", notes)
 	}
 }

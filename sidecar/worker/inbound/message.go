@@ -153,7 +153,7 @@ func (p *Processor) message(ctx context.Context, c Change, m Message) (err error
 		// expects; a click an action handled shows through the action's own answer.
 		if about.Model != "" && (plan == nil || !plan.Matched) {
 			text := customerText(acc, "note_customer_reply", texts.Vars{
-				"contact": conv.name(profile), "phone": num.E164, "content": m.Content()})
+				"contact": conv.name(profile), "phone": num.E164, "content": noteContent(m)})
 			notes = append(notes, odoo.Note{Model: about.Model, ResID: about.ID, RecordName: about.Name,
 				BodyHTML: "<p>" + odoo.EscapeHTML(text) + "</p>"})
 		}
@@ -167,6 +167,16 @@ func (p *Processor) message(ctx context.Context, c Change, m Message) (err error
 	}
 	p.countMessage(m.Type, "stored")
 	return nil
+}
+
+// noteContent is the message as a chatter note quotes it: a click marked with the
+// button sign Discuss shows too, since a stored note cannot follow each reader's
+// language.
+func noteContent(m Message) string {
+	if _, _, ok := m.Click(); ok {
+		return "🔘 " + m.Content()
+	}
+	return m.Content()
 }
 
 func customerText(acc *accounts.Account, key string, vars texts.Vars) string {
@@ -298,6 +308,9 @@ func (r inboundRow) insert(ctx context.Context, tx pgx.Tx) (int, error) {
 		if rec.ContactName == "" {
 			rec.ContactName = r.conv.partner.Name
 		}
+	}
+	if id, _, ok := r.msg.Click(); ok {
+		rec.ButtonID = id
 	}
 	if media := r.msg.Media(); media != nil {
 		rec.MediaID, rec.MimeType, rec.Caption = media.ID, media.MimeType, media.Caption

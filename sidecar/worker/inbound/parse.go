@@ -180,7 +180,11 @@ func (m Message) ContextID() string {
 }
 
 // Content is what Odoo users read of a message in whatsapp_message.content: the
-// text itself, or a short description in the seed's style ("[Bouton : id] title").
+// text itself, or a short description in the seed's style ("[Image] caption"). A
+// click is the title the customer tapped, as they saw it: its id goes to
+// whatsapp_message.button_id, and Odoo marks the row as a click in the user's own
+// language (the seed wrote "[Bouton : btn_validate_order_26] Valider", a technical
+// id in French whatever the user's language).
 func (m Message) Content() string {
 	var b strings.Builder
 	switch m.Type {
@@ -232,14 +236,17 @@ func (m Message) Content() string {
 		}
 	case whatsapp.InboundTypeInteractive, whatsapp.InboundTypeButton:
 		id, title, ok := m.Click()
+		if title == "" {
+			title = id // a click always says something
+		}
 		switch {
 		case ok && m.Interactive != nil && m.Interactive.ListReply != nil:
-			b.WriteString("[Liste : " + id + "] " + title)
+			b.WriteString(title)
 			if d := m.Interactive.ListReply.Description; d != "" {
 				b.WriteString(" — " + d)
 			}
 		case ok:
-			b.WriteString("[Bouton : " + id + "] " + title)
+			b.WriteString(title)
 		case m.Interactive != nil && m.Interactive.NFMReply != nil:
 			b.WriteString("[Formulaire] " + m.Interactive.NFMReply.Body)
 		default:
