@@ -109,7 +109,15 @@ def emulator_sends(emulator, t_from, t_to):
     return out
 
 
-def run_one(args, cond, rnd, log):
+def proc_cpu_s(line):
+    """utime + stime of a /proc/<pid>/stat line, in seconds (None for '-')."""
+    if line.strip() == "-":
+        return None
+    f = line.rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_one(args, cond, rnd, log, sidecar_pid):
     label = f"{args.table} {cond} round {rnd}"
     base = os.path.join(args.out, f"run-{args.table}-{cond}-{rnd}")
     g = gate(args.gate_max, log)
@@ -122,15 +130,22 @@ def run_one(args, cond, rnd, log):
     flows = ["python3", os.path.join(HERE, "odoo_flows.py"), "--json", "--label", label,
              "--customers", str(args.customers), "-n", str(args.n)] + (["--pause", str(args.pause)] if args.pause else [])
     # The CPUs' busy share is read inside the lock, around the flows alone.
-    inner = 'head -1 /proc/stat > "$0.stat0"; "$@"; rc=$?; head -1 /proc/stat > "$0.stat1"; exit $rc'
+    # So are the CPU seconds of the sidecar and of Odoo (/proc/<pid>/stat utime + stime).
+    inner = ('snap() { head -1 /proc/stat; for p in $SIDECAR_PID $ODOO_PID; do cat /proc/$p/stat 2>/dev/null || echo -; done; }; '
+             'snap > "$0.stat0"; "$@"; rc=$?; snap > "$0.stat1"; exit $rc')
+    env = dict(os.environ, SIDECAR_PID=str(sidecar_pid or 0), ODOO_PID=open(args.odoo_pid).read().strip())
     t_lock = time.time()
     with open(base + ".flows.json", "w") as f:
-        rc = subprocess.call(["flock", "-x", LOCK, "sh", "-c", inner, base] + flows, stdout=f)
-    stat = []
+        rc = subprocess.call(["flock", "-x", LOCK, "sh", "-c", inner, base] + flows, stdout=f, env=env)
+    stat, procs = [], []
     for suffix in (".stat0", ".stat1"):
-        v = [int(x) for x in open(base + suffix).read().split()[1:]]
+        lines = open(base + suffix).read().splitlines()
+        v = [int(x) for x in lines[0].split()[1:]]
         stat.append((sum(v), v[3] + v[4]))
+        procs.append([proc_cpu_s(line) for line in lines[1:3]])
     busy = busy_between(*stat)
+    cpu_s = {name: (round(b - a, 2) if a is not None and b is not None else None)
+             for name, a, b in zip(("sidecar", "odoo"), procs[0], procs[1])}
     lock_wait = time.time() - t_lock
     if rc != 0:
         log(f"{label}: flows exited {rc}")
@@ -145,7 +160,7 @@ def run_one(args, cond, rnd, log):
         f.seek(log_off)
         window = odoo_flows.summarize_log(f.read().decode("utf-8", "replace").splitlines())
     doc = {"label": label, "table": args.table, "cond": cond, "round": rnd, "gate": g,
-           "cpu_busy_pct": round(busy, 1), "lock_and_flows_s": round(lock_wait, 1), "window": [t_start, t_end], "odoo_log_window": window,
+           "cpu_busy_pct": round(busy, 1), "cpu_s_during_flows": cpu_s, "lock_and_flows_s": round(lock_wait, 1), "window": [t_start, t_end], "odoo_log_window": window,
            "emulator_sends": emulator_sends(args.emulator, t_start, t_end),
            "flows": json.load(open(base + ".flows.json")) if rc == 0 else None}
     json.dump(doc, open(base + ".json", "w"), indent=1)
@@ -153,7 +168,7 @@ def run_one(args, cond, rnd, log):
     log(f"{label}: " + "; ".join(f"{x['flow']} total {x['total_s']} s median {x['iteration_median_ms']} ms "
                                  f"ser {x['log']['serialization_lines']} retries {x['log']['retries']}" for x in fl)
         + f"; window ser {window['serialization_lines']} retries {window['retries']}; busy {busy:.0f} %; "
-          f"sends {doc['emulator_sends']}")
+          f"sends {doc['emulator_sends']}; cpu s {cpu_s}")
 
 
 def main():
@@ -172,6 +187,7 @@ def main():
     ap.add_argument("--database-url", default="postgres://root@/odoo16?host=/var/run/postgresql")
     ap.add_argument("--emulator", default="127.0.0.1:8091")
     ap.add_argument("--odoo-log", default="/tmp/odoo16.log")
+    ap.add_argument("--odoo-pid", default="/tmp/odoo16.pid", help="file holding Odoo's pid (its CPU time is recorded)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--leave-running", action="store_true", help="do not stop the sidecar at the end")
     args = ap.parse_args()
@@ -192,7 +208,7 @@ def main():
                 elif cond == "stopped":
                     sc.stop()
                 time.sleep(args.settle)
-                run_one(args, cond, rnd, log)
+                run_one(args, cond, rnd, log, sc.proc.pid if sc.proc else None)
     finally:
         if not args.leave_running:
             sc.stop()
