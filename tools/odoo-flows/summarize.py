@@ -15,6 +15,8 @@ FLAGS = {  # flag -> the Odoo commit it follows, per model
     "sale.order": {"creation_sent": "row", "state_sent": "confirmed"},
     "account.move": {"invoice_sent": "posted", "residual_sent": "paid"},
 }
+# The notifications each record must get (buttons come with an invoice still unpaid when composed).
+KINDS = {"sale.order": {"order_created", "order_confirmed"}, "account.move": {"invoice_posted", "invoice_paid"}}
 COLUMNS = {"creation_sent": "x_whatsapp_creation_sent", "state_sent": "x_whatsapp_state_sent",
            "invoice_sent": "x_whatsapp_invoice_sent", "residual_sent": "x_whatsapp_residual_sent"}
 
@@ -70,8 +72,9 @@ def main():
                     print(f"median of medians flow {flow} {cond}: {statistics.median(med):.1f} ms ({len(med)} runs)")
         print()
         print("| run | gate | whole window: serialization lines / retries / other ERROR | sends at the emulator (messages + media) "
-              "| records (orders + invoices) | messages rows: sent-or-later / all | flags at poller end |")
-        print("|---|---|---|---|---|---|---|")
+              "| records (orders + invoices) | messages rows: sent-or-later / all | records missing a notification | flags at poller end "
+              "| CPU s sidecar / Odoo |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for d in rs:
             w, g, poll = d["odoo_log_window"], d["gate"], d["poll"]
             gate = f"{'passed' if g['passed'] else 'RAN ANYWAY'} after {g['waited_s']:.0f} s"
@@ -81,9 +84,13 @@ def main():
             msgs = [m for r in recs for m in r["messages"]]
             sent = sum(m["status"] in ("sent", "delivered", "read") for m in msgs)
             flagged = sum(all(k in r["seen"] for k in FLAGS[r["model"]]) for r in recs)
+            missing = sum(not KINDS[r["model"]] <= {m["kind"] for m in r["messages"]} for r in recs)
             es = d["emulator_sends"]
+            cpu = d.get("cpu_s_during_flows") or {}
+            cpus = " / ".join("-" if cpu.get(k) is None else f"{cpu[k]:.1f}" for k in ("sidecar", "odoo")) if cpu else "n/a"
             print(f"| {d['cond']} {d['round']} | {gate} | {w['serialization_lines']} / {w['retries']} / {w['other_error_records']} | "
-                  f"{es['messages']} + {es['media']} | {n_so} + {n_am} | {sent} / {len(msgs)} | {flagged} / {len(recs)} |")
+                  f"{es['messages']} + {es['media']} | {n_so} + {n_am} | {sent} / {len(msgs)} | "
+                  f"{missing if d['cond'] == 'running' else '(sent later)'} | {flagged} / {len(recs)} | {cpus} |")
         # Delays: only the running runs' records, the paced partner aside.
         delays = {}
         waits = {}
