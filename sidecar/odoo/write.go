@@ -32,27 +32,29 @@ func WithLockTimeout(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error)
 	})
 }
 
-// flag is an x_whatsapp_* update: which flags one kind of sent message sets, as a
-// SET clause where f.at is the time it was sent.
+// flag is what one kind of sent message sets on its record: table's boolean column
+// and column+"_date" (the time it was sent); counted adds one to the reminder count.
 type flag struct {
-	table string
-	set   string
+	table, column string
+	counted       bool
 }
+
+// reminderCount is the column counted flags add to.
+const reminderCount = "x_whatsapp_unpaid_reminder_count"
 
 // sentFlags maps a message kind to the flags its successful send sets. The sidecar
 // never touches write_date: Odoo's concurrency check must not see our writes.
 var sentFlags = map[string]flag{
-	"order_created":    {"sale_order", "x_whatsapp_creation_sent = true, x_whatsapp_creation_sent_date = f.at"},
-	"order_summary":    {"sale_order", "x_whatsapp_validation_sent = true, x_whatsapp_validation_sent_date = f.at"},
-	"order_confirmed":  {"sale_order", "x_whatsapp_state_sent = true, x_whatsapp_state_sent_date = f.at"},
-	"order_cancelled":  {"sale_order", "x_whatsapp_state_sent = true, x_whatsapp_state_sent_date = f.at"},
-	"order_details":    {"sale_order", "x_whatsapp_details_sent = true, x_whatsapp_details_sent_date = f.at"},
-	"invoice_posted":   {"account_move", "x_whatsapp_invoice_sent = true, x_whatsapp_invoice_sent_date = f.at"},
-	"invoice_pdf":      {"account_move", "x_whatsapp_invoice_sent = true, x_whatsapp_invoice_sent_date = f.at"},
-	"invoice_residual": {"account_move", "x_whatsapp_residual_sent = true, x_whatsapp_residual_sent_date = f.at"},
-	"invoice_paid":     {"account_move", "x_whatsapp_residual_sent = true, x_whatsapp_residual_sent_date = f.at"},
-	"invoice_reminder": {"account_move", "x_whatsapp_unpaid_reminder_sent = true, x_whatsapp_unpaid_reminder_sent_date = f.at, " +
-		"x_whatsapp_unpaid_reminder_count = COALESCE(x_whatsapp_unpaid_reminder_count, 0) + 1"},
+	"order_created":    {"sale_order", "x_whatsapp_creation_sent", false},
+	"order_summary":    {"sale_order", "x_whatsapp_validation_sent", false},
+	"order_confirmed":  {"sale_order", "x_whatsapp_state_sent", false},
+	"order_cancelled":  {"sale_order", "x_whatsapp_state_sent", false},
+	"order_details":    {"sale_order", "x_whatsapp_details_sent", false},
+	"invoice_posted":   {"account_move", "x_whatsapp_invoice_sent", false},
+	"invoice_pdf":      {"account_move", "x_whatsapp_invoice_sent", false},
+	"invoice_residual": {"account_move", "x_whatsapp_residual_sent", false},
+	"invoice_paid":     {"account_move", "x_whatsapp_residual_sent", false},
+	"invoice_reminder": {"account_move", "x_whatsapp_unpaid_reminder_sent", true},
 }
 
 // HasSentFlags says whether a kind sets flags when sent.
@@ -74,6 +76,21 @@ const Quiet = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
       AND (a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL)
       AND a.application_name NOT LIKE 'whatsapp-sidecar%')`
 
+// Pieces of SetFlagsWhileQuiet's statement: one UPDATE per table, fed by one row per
+// record (f) holding, per flag column, the latest time it was sent (NULL: not in
+// this batch) and how many counted sends it had.
+const (
+	flagsQuiet  = `WITH quiet AS (SELECT ` + Quiet + ` AS ok)`
+	flagsUpdate = `, u%d AS (UPDATE %s t SET %s
+		FROM (SELECT s.id, %s FROM unnest($%d::int[], $%d::int[], $%d::timestamp[], $%d::bool[]) AS s(id, col, at, counted) GROUP BY s.id) f
+		WHERE t.id = f.id AND (SELECT ok FROM quiet) RETURNING 1)`
+	flagsSet     = `%[1]s = CASE WHEN f.c%[2]d IS NULL THEN t.%[1]s ELSE true END, %[1]s_date = COALESCE(f.c%[2]d, t.%[1]s_date)`
+	flagsLatest  = `max(s.at) FILTER (WHERE s.col = %d) AS c%d`
+	flagsCount   = reminderCount + ` = COALESCE(t.` + reminderCount + `, 0) + f.counted`
+	flagsCounted = `count(*) FILTER (WHERE s.counted) AS counted`
+	flagsResult  = ` SELECT ok FROM quiet`
+)
+
 // SetFlagsWhileQuiet sets the flags of sent messages on their orders and invoices,
 // in one statement that writes only if the database is Quiet when it starts, and
 // says whether it wrote. Odoo runs each request in REPEATABLE READ: a transaction
@@ -83,35 +100,69 @@ const Quiet = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
 // transaction that starts after it takes its snapshot, at the earliest, during
 // this statement and its commit (well under a millisecond with synchronous_commit
 // off, which tx should set). Run it as the last statement before tx commits.
+//
+// Each record is updated once, all its flags together: two data-modifying CTEs
+// updating the same row in one statement keep only one of the two changes, so an
+// invoice whose posting and payment are both in the batch would lose a flag.
 func SetFlagsWhileQuiet(ctx context.Context, tx pgx.Tx, flags []SentFlag) (bool, error) {
-	byKind := map[string][]SentFlag{}
-	for _, f := range flags {
-		if HasSentFlags(f.Kind) {
-			byKind[f.Kind] = append(byKind[f.Kind], f)
-		}
+	type rows struct {
+		ids, cols []int
+		ats       []time.Time
+		counted   []bool
+		columns   []string // column of each col index
+		counts    bool
 	}
-	if len(byKind) == 0 {
+	byTable := map[string]*rows{}
+	for _, sf := range flags {
+		f, ok := sentFlags[sf.Kind]
+		if !ok {
+			continue
+		}
+		r := byTable[f.table]
+		if r == nil {
+			r = &rows{}
+			byTable[f.table] = r
+		}
+		col := -1
+		for i, c := range r.columns {
+			if c == f.column {
+				col = i
+			}
+		}
+		if col < 0 {
+			col = len(r.columns)
+			r.columns = append(r.columns, f.column)
+		}
+		r.ids, r.cols, r.ats, r.counted = append(r.ids, sf.ResID), append(r.cols, col), append(r.ats, sf.At.UTC()), append(r.counted, f.counted)
+		r.counts = r.counts || f.counted
+	}
+	if len(byTable) == 0 {
 		return true, nil
 	}
-	kinds := make([]string, 0, len(byKind))
-	for k := range byKind {
-		kinds = append(kinds, k)
+	tables := make([]string, 0, len(byTable))
+	for t := range byTable {
+		tables = append(tables, t)
 	}
-	sort.Strings(kinds)
+	sort.Strings(tables)
 	var b strings.Builder
-	b.WriteString("WITH quiet AS (SELECT " + Quiet + " AS ok)")
+	b.WriteString(flagsQuiet)
 	var args []any
-	for i, k := range kinds {
-		f := sentFlags[k]
-		ids, ats := make([]int, len(byKind[k])), make([]time.Time, len(byKind[k]))
-		for j, sf := range byKind[k] {
-			ids[j], ats[j] = sf.ResID, sf.At.UTC()
+	for i, table := range tables {
+		r := byTable[table]
+		var set, agg []string
+		for c, column := range r.columns {
+			set = append(set, fmt.Sprintf(flagsSet, column, c))
+			agg = append(agg, fmt.Sprintf(flagsLatest, c, c))
 		}
-		args = append(args, ids, ats)
-		fmt.Fprintf(&b, `, u%d AS (UPDATE %s t SET %s FROM unnest($%d::int[], $%d::timestamp[]) AS f(id, at)
-			WHERE t.id = f.id AND (SELECT ok FROM quiet) RETURNING 1)`, i, f.table, f.set, 2*i+1, 2*i+2)
+		if r.counts {
+			set = append(set, flagsCount)
+			agg = append(agg, flagsCounted)
+		}
+		n := len(args)
+		args = append(args, r.ids, r.cols, r.ats, r.counted)
+		fmt.Fprintf(&b, flagsUpdate, i, table, strings.Join(set, ", "), strings.Join(agg, ", "), n+1, n+2, n+3, n+4)
 	}
-	b.WriteString(" SELECT ok FROM quiet")
+	b.WriteString(flagsResult)
 	var ok bool
 	if err := tx.QueryRow(ctx, b.String(), args...).Scan(&ok); err != nil {
 		return false, fmt.Errorf("set WhatsApp flags on %d records: %w", len(flags), err)

@@ -144,24 +144,27 @@ def pick_product(odoo, args):
     return pid, odoo("product.product", "read", [pid], ["display_name"])[0]["display_name"]
 
 
-def flow_a(odoo, partner, product):
-    """One quotation, then its confirmation: two calls."""
+def flow_a(odoo, partner, product, pause=0):
+    """One quotation, then its confirmation: two calls (pause seconds apart: a person's click)."""
     t0 = time.perf_counter()
     so = odoo("sale.order", "create", {"partner_id": partner,
                                         "order_line": [(0, 0, {"product_id": product, "product_uom_qty": 1})]})
+    time.sleep(pause)
     t1 = time.perf_counter()
     odoo("sale.order", "action_confirm", [so])
     t2 = time.perf_counter()
     return so, {"create": t1 - t0, "action_confirm": t2 - t1}
 
 
-def flow_b(odoo, partner, product):
-    """One customer invoice, posted, then paid in full through the wizard: four calls."""
+def flow_b(odoo, partner, product, pause=0):
+    """One customer invoice, posted, then paid in full through the wizard: four calls (the
+    payment pause seconds after the posting: a person's click)."""
     t0 = time.perf_counter()
     mv = odoo("account.move", "create", {"move_type": "out_invoice", "partner_id": partner,
                                           "invoice_line_ids": [(0, 0, {"product_id": product, "quantity": 1})]})
     t1 = time.perf_counter()
     odoo("account.move", "action_post", [mv])
+    time.sleep(pause)
     t2 = time.perf_counter()
     ctx = {"active_model": "account.move", "active_ids": [mv]}
     wiz = odoo("account.payment.register", "create", {}, context=ctx)
@@ -183,10 +186,10 @@ def pct(values, p):
     return s[int(k) - 1]
 
 
-def run_flow(odoo, name, n, warmup, partners, product, logw):
+def run_flow(odoo, name, n, warmup, partners, product, logw, pause=0):
     title, fn = FLOWS[name]
     for i in range(warmup):
-        fn(odoo, partners[i % len(partners)], product)
+        fn(odoo, partners[i % len(partners)], product, pause)
     load = os.getloadavg()
     logw.start()
     iters, steps, faults, ids = [], {}, [], []
@@ -194,7 +197,7 @@ def run_flow(odoo, name, n, warmup, partners, product, logw):
     for i in range(n):
         t = time.perf_counter()
         try:
-            rid, st = fn(odoo, partners[i % len(partners)], product)
+            rid, st = fn(odoo, partners[i % len(partners)], product, pause)
             ids.append(rid)
             for k, v in st.items():
                 steps.setdefault(k, []).append(v)
@@ -211,6 +214,7 @@ def run_flow(odoo, name, n, warmup, partners, product, logw):
         "n": n,
         "warmup": warmup,
         "customers": len(partners),
+        "pause_s": pause,
         "loadavg_before": [round(x, 2) for x in load],
         "loadavg_after": [round(x, 2) for x in load_after],
         "total_s": round(total, 3),
@@ -267,6 +271,9 @@ def main():
     ap.add_argument("--customers", type=int, default=1,
                     help="cycle through K customers, each with its own Senegal mobile (default 1)")
     ap.add_argument("--product-id", type=int, help="product of the one line (default: product.product_product_6)")
+    ap.add_argument("--pause", type=float, default=0,
+                    help="seconds between an iteration's two clicks (create -> confirm, post -> pay), "
+                         "inside its timing; default 0: back to back")
     ap.add_argument("--label", default="", help="free text copied into the output (e.g. 'sidecar running')")
     ap.add_argument("--timeout", type=float, default=120, help="seconds per XML-RPC call (default 120)")
     ap.add_argument("--json", action="store_true", help="print one JSON document instead of text")
@@ -276,6 +283,8 @@ def main():
         ap.error("--flow takes A, B or AB")
     if args.n < 1 or args.customers < 1:
         ap.error("-n and --customers take a positive number")
+    if args.pause < 0:
+        ap.error("--pause takes zero or more seconds")
 
     odoo = Odoo(args.url, args.db, args.user, args.password, args.timeout)
     partners, written = pick_partners(odoo, args)
@@ -292,7 +301,7 @@ def main():
               f"{more}{f' ({written} mobiles written now)' if written else ''}; product {product} {prname!r}"
               f"{'; ' + args.label if args.label else ''}")
     for f in flows:
-        res = run_flow(odoo, f, args.n, args.warmup, ids, product, logw)
+        res = run_flow(odoo, f, args.n, args.warmup, ids, product, logw, args.pause)
         doc["flows"].append(res)
         if not args.json:
             text_report(res, sys.stdout)

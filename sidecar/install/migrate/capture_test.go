@@ -226,6 +226,38 @@ func TestCaptureBulkWriteIsOneNotification(t *testing.T) {
 	_ = ctx
 }
 
+// A mass write on a connection whose first writes were of one row each: the
+// trigger's statement, planned once per connection with the first call's sizes,
+// still records every row once, with its old and new state (and in linear time:
+// BenchmarkCaptureOverhead's update1000 follows its one-row trace on one pool).
+func TestCaptureMassWriteAfterOneRowWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t, pgtest.Sidecar)
+	conn := db.Conn(t)
+	for _, stmt := range []string{`
+		INSERT INTO sale_order (company_id, currency_id, date_order, name, partner_id, partner_invoice_id,
+			partner_shipping_id, pricelist_id, state)
+		SELECT 1, 41, now() AT TIME ZONE 'utc', 'BULK' || g, 42, 42, 42, 1, 'draft' FROM generate_series(1, 1000) g`,
+		`UPDATE sale_order SET state = 'sent' WHERE name = 'BULK1'`,
+		`UPDATE sale_order SET state = 'draft' WHERE name = 'BULK1'`,
+		`UPDATE sale_order SET state = 'sent' WHERE name = 'BULK2'`,
+		`UPDATE sale_order SET state = 'sale' WHERE name LIKE 'BULK%'`,
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var confirmed, orders, fromSent int
+	db.QueryRow(t, []any{&confirmed, &orders, &fromSent}, `
+		SELECT count(*), count(DISTINCT res_id), count(*) FILTER (WHERE old_value = 'sent')
+		FROM (`+recordedEvents+`) AS e(id, n, model, kind, res_id, old_value, new_value)
+		WHERE kind = 'order_state' AND new_value = 'sale'`)
+	if confirmed != 1000 || orders != 1000 || fromSent != 1 {
+		t.Errorf("mass confirmation: %d events for %d orders, %d of them from 'sent'; want 1000, 1000, 1", confirmed, orders, fromSent)
+	}
+}
+
 type notifications struct{ conn *pgx.Conn }
 
 func listen(t *testing.T, db *pgtest.DB) *notifications {

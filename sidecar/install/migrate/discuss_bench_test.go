@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -86,25 +85,7 @@ func BenchmarkDiscussCaptureOverhead(b *testing.B) {
 // interleave runs work on the database with the capture trigger and on the one
 // without, alternately first, and reports both times and the ratio of the same run.
 func interleave(b *testing.B, with, without *pgtest.DB, work func(b *testing.B, pool *pgxpool.Pool)) {
-	pools := map[bool]*pgxpool.Pool{true: with.Pool(b), false: without.Pool(b)}
-	work(b, pools[true]) // both connections warm: plans cached, as in a running Odoo
-	work(b, pools[false])
-	var off, on time.Duration
-	for i := 0; b.Loop(); i++ {
-		for _, trigger := range []bool{i%2 == 0, i%2 != 0} {
-			start := time.Now()
-			work(b, pools[trigger])
-			if trigger {
-				on += time.Since(start)
-			} else {
-				off += time.Since(start)
-			}
-		}
-	}
-	n := float64(b.N)
-	b.ReportMetric(float64(off.Microseconds())/n, "off_us/op")
-	b.ReportMetric(float64(on.Microseconds())/n, "on_us/op")
-	b.ReportMetric(100*(float64(on)/float64(off)-1), "overhead_%")
+	interleaveClean(b, with, without, work, nil)
 }
 
 var (

@@ -179,11 +179,20 @@ func TestPaymentNeverFailsOnFlags(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The invoice's flag waited for the payment's transaction; the payment's message
+	// is sent now: both flags of the one invoice are written in one batch.
 	b.sendAll(t)
-	var sent bool
-	b.db.QueryRow(t, []any{&sent}, `SELECT COALESCE(x_whatsapp_invoice_sent, false) FROM account_move WHERE id = $1`, inv)
+	if at := emulatortest.Accepted(b.emu); at < 2 {
+		t.Fatalf("%d notifications reached Meta, want the invoice's and the payment's", at)
+	}
+	var sent, paid bool
+	b.db.QueryRow(t, []any{&sent, &paid}, `SELECT COALESCE(x_whatsapp_invoice_sent AND x_whatsapp_invoice_sent_date IS NOT NULL, false),
+		COALESCE(x_whatsapp_residual_sent AND x_whatsapp_residual_sent_date IS NOT NULL, false) FROM account_move WHERE id = $1`, inv)
 	if !sent {
 		t.Error("x_whatsapp_invoice_sent not set once Odoo's transaction ended")
+	}
+	if !paid {
+		t.Error("x_whatsapp_residual_sent not set once the payment's message was sent")
 	}
 }
 
