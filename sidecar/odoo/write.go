@@ -74,6 +74,18 @@ const Quiet = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
       AND (a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL)
       AND a.application_name NOT LIKE 'whatsapp-sidecar%')`
 
+// IsQuiet reports whether the database is Quiet now: a cheap look before a batch of
+// flags is prepared, so a busy Odoo costs one read instead of an update undone.
+func IsQuiet(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (bool, error) {
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT `+Quiet).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look whether Odoo is busy: %w", err)
+	}
+	return ok, nil
+}
+
 // SetFlagsWhileQuiet sets the flags of sent messages on their orders and invoices,
 // in one statement that writes only if the database is Quiet when it starts, and
 // says whether it wrote. Odoo runs each request in REPEATABLE READ: a transaction
