@@ -98,17 +98,24 @@ func (c Config) withDefaults() Config {
 
 // Report holds the figures; its JSON is what `load --json` prints.
 type Report struct {
-	CPUs                   int     `json:"cpus"`
-	LatencyMs              float64 `json:"emulator_latency_ms"`
-	StatusDelayMs          float64 `json:"status_delay_ms"`
-	ClosedLoop             bool    `json:"closed_loop"`
-	Orders                 int     `json:"orders"`
-	Numbers                int     `json:"numbers"`
-	ReferenceInsertPerSec  float64 `json:"reference_insert_commits_per_s"`
+	CPUs                  int     `json:"cpus"`
+	LatencyMs             float64 `json:"emulator_latency_ms"`
+	StatusDelayMs         float64 `json:"status_delay_ms"`
+	ClosedLoop            bool    `json:"closed_loop"`
+	Orders                int     `json:"orders"`
+	Numbers               int     `json:"numbers"`
+	ReferenceInsertPerSec float64 `json:"reference_insert_commits_per_s"`
+	ReferenceNotifyPerSec float64 `json:"reference_insert_notify_commits_per_s"`
+	OrdersCommittedPerSec float64 `json:"orders_committed_per_s"`
+	// ReferenceOrdersPerSec is how fast 8 connections commit orders as Odoo does
+	// (capture triggers on) before the sidecar runs: the ceiling of one_number_msg_s.
+	ReferenceOrdersPerSec  float64 `json:"reference_order_commits_per_s"`
 	OneNumberMsgPerSec     float64 `json:"one_number_msg_s"`
 	AcrossNumbersMsgPerSec float64 `json:"across_numbers_msg_s"`
 	// Statuses of the full-load phases: acknowledged by the webhook, the rate they
-	// were due at, the rate they were applied at, and from due to the row updated.
+	// were acknowledged at (from the first one due to the last acknowledged), the
+	// rate they were applied at (to the last applied), and from due to the row
+	// updated.
 	StatusesPosted        int64   `json:"statuses_posted"`
 	StatusesRefused       int64   `json:"statuses_refused"`
 	StatusesArrivedPerSec float64 `json:"statuses_arrived_per_s"`
@@ -116,6 +123,9 @@ type Report struct {
 	StatusLagP50Ms        float64 `json:"status_lag_p50_ms"`
 	StatusLagP99Ms        float64 `json:"status_lag_p99_ms"`
 	StatusLagSamples      int     `json:"status_lag_samples"`
+	StatusIntakeP99Ms     float64 `json:"status_due_to_acknowledged_p99_ms"`
+	StatusApplyP50Ms      float64 `json:"status_acknowledged_to_row_p50_ms"`
+	StatusApplyP99Ms      float64 `json:"status_acknowledged_to_row_p99_ms"`
 	Replies               int64   `json:"customer_replies"`
 	RequestsTotal         int64   `json:"requests_total"`
 	LatencyP50Ms          float64 `json:"commit_to_request_p50_ms"`
@@ -190,17 +200,32 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	total := cfg.Orders*2 + int(cfg.Rate*cfg.Duration.Seconds()) + cfg.Sync + 100
+	refOrders := min(cfg.Orders, 1000)
+	total := cfg.Orders*2 + int(cfg.Rate*cfg.Duration.Seconds()) + cfg.Sync + refOrders + 100
 	if err := prepare(ctx, pool, total, cfg.Numbers); err != nil {
 		return rep, err
 	}
 	if err := seedHistory(ctx, pool, cfg.History); err != nil {
 		return rep, err
 	}
-	if rep.ReferenceInsertPerSec, err = referenceCommitRate(ctx, pool, cfg.ReferenceFor); err != nil {
+	if rep.ReferenceInsertPerSec, err = referenceCommitRate(ctx, pool, cfg.ReferenceFor, false); err != nil {
 		return rep, err
 	}
-	fmt.Fprintf(out, "reference: %.0f single-row INSERT commits/s on this server (8 connections, %s)\n", rep.ReferenceInsertPerSec, cfg.ReferenceFor)
+	if rep.ReferenceNotifyPerSec, err = referenceCommitRate(ctx, pool, cfg.ReferenceFor, true); err != nil {
+		return rep, err
+	}
+	// Odoo's own pace, alone: orders committed before the sidecar runs, their
+	// events then dropped so nothing is sent for them.
+	start := time.Now()
+	if err := commitOrders(ctx, pool, &customers, refOrders, 0, 8, nil); err != nil {
+		return rep, err
+	}
+	rep.ReferenceOrdersPerSec = float64(refOrders) / time.Since(start).Seconds()
+	if _, err := pool.Exec(ctx, `DELETE FROM whatsapp_sidecar.event`); err != nil {
+		return rep, fmt.Errorf("drop the reference orders' events: %w", err)
+	}
+	fmt.Fprintf(out, "reference: %.0f single-row INSERT commits/s on this server, %.0f with a NOTIFY each (8 connections, %s); %.0f orders/s committed as Odoo does, sidecar stopped\n",
+		rep.ReferenceInsertPerSec, rep.ReferenceNotifyPerSec, cfg.ReferenceFor, rep.ReferenceOrdersPerSec)
 
 	webhookAddr, err := freeAddr()
 	if err != nil {
@@ -251,9 +276,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	base := m.orderMsgs.Load()
+	committing := time.Now()
 	if err := commitOrders(ctx, pool, &customers, cfg.Orders, 0, 8, nil); err != nil {
 		return rep, err
 	}
+	rep.OrdersCommittedPerSec = float64(cfg.Orders) / time.Since(committing).Seconds()
 	if err := waitCount(ctx, cfg.Progress, "one number", &m.orderMsgs, base+int64(cfg.Orders), m, child); err != nil {
 		return rep, err
 	}
@@ -262,7 +289,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	rep.OneNumberMsgPerSec = float64(cfg.Orders) / p1.Seconds
-	fmt.Fprintf(out, "one number:      %6.0f msg/s (%d orders committed -> requests at the emulator)\n", rep.OneNumberMsgPerSec, cfg.Orders)
+	fmt.Fprintf(out, "one number:      %6.0f msg/s (%d orders committed -> requests at the emulator; orders committed at %.0f/s)\n",
+		rep.OneNumberMsgPerSec, cfg.Orders, rep.OrdersCommittedPerSec)
 
 	// Phase 2: queued rows spread over the numbers (the table is the API).
 	if err := ph.begin(ctx, "across numbers"); err != nil {
@@ -311,12 +339,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if err != nil {
 			return rep, err
 		}
-		rep.StatusLagSamples = len(lags)
-		if len(lags) > 0 {
-			rep.StatusLagP50Ms, rep.StatusLagP99Ms = ms(lags[len(lags)/2]), ms(lags[len(lags)*99/100])
-		}
-		fmt.Fprintf(out, "statuses:        %6.0f/s due, %6.0f/s applied; due -> row updated p50 %.0f ms, p99 %.0f ms (%d read statuses); %d refused\n",
-			rep.StatusesArrivedPerSec, rep.StatusesAppliedPerSec, rep.StatusLagP50Ms, rep.StatusLagP99Ms, len(lags), rep.StatusesRefused)
+		rep.StatusLagSamples = len(lags.total)
+		rep.StatusLagP50Ms, rep.StatusLagP99Ms = quantile(lags.total, 0.5), quantile(lags.total, 0.99)
+		rep.StatusIntakeP99Ms = quantile(lags.intake, 0.99)
+		rep.StatusApplyP50Ms, rep.StatusApplyP99Ms = quantile(lags.apply, 0.5), quantile(lags.apply, 0.99)
+		fmt.Fprintf(out, "statuses:        %6.0f/s acknowledged, %6.0f/s applied; due -> row updated p50 %.0f ms, p99 %.0f ms (due -> acknowledged p99 %.0f ms, acknowledged -> row p50 %.0f, p99 %.0f ms; %d read statuses); %d refused\n",
+			rep.StatusesArrivedPerSec, rep.StatusesAppliedPerSec, rep.StatusLagP50Ms, rep.StatusLagP99Ms,
+			rep.StatusIntakeP99Ms, rep.StatusApplyP50Ms, rep.StatusApplyP99Ms, len(lags.total), rep.StatusesRefused)
 	}
 
 	rss, _ := child.sample()

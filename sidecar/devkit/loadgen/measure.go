@@ -133,32 +133,49 @@ func drainStatuses(ctx context.Context, out io.Writer, m *meter, c *child, emu *
 	}
 }
 
-// statusLags is, for each message whose read status was posted, the time from when
+// lags are, for each message whose read status was posted, the time from when
 // Meta would have posted it to the row's last update (write_date, which the read
-// report sets: the start of the transaction that applied it).
-func statusLags(ctx context.Context, pool *pgxpool.Pool, due map[string]time.Time) ([]time.Duration, error) {
-	ids := make([]string, 0, len(due))
-	for id := range due {
+// report sets: the start of the transaction that applied it), and its two parts:
+// due -> acknowledged by the webhook (the emulator waits for a free sender when the
+// webhook is slow to answer), acknowledged -> applied (the inbox processor).
+type lags struct{ total, intake, apply []time.Duration }
+
+func statusLags(ctx context.Context, pool *pgxpool.Pool, reads map[string]readTimes) (lags, error) {
+	var out lags
+	ids := make([]string, 0, len(reads))
+	for id := range reads {
 		ids = append(ids, id)
 	}
 	rows, err := pool.Query(ctx, `SELECT wa_message_id, write_date FROM whatsapp_message
 		WHERE wa_message_id = ANY($1) AND status = 'read'`, ids)
 	if err != nil {
-		return nil, fmt.Errorf("read the statuses' rows: %w", err)
+		return out, fmt.Errorf("read the statuses' rows: %w", err)
 	}
 	defer rows.Close()
-	var out []time.Duration
 	for rows.Next() {
 		var id string
 		var at time.Time
 		if err := rows.Scan(&id, &at); err != nil {
-			return nil, fmt.Errorf("read the statuses' rows: %w", err)
+			return out, fmt.Errorf("read the statuses' rows: %w", err)
 		}
 		// write_date is UTC without a zone: pgx reads it as UTC.
-		out = append(out, max(0, at.Sub(due[id])))
+		r := reads[id]
+		out.total = append(out.total, max(0, at.Sub(r.due)))
+		out.intake = append(out.intake, max(0, r.acked.Sub(r.due)))
+		out.apply = append(out.apply, max(0, at.Sub(r.acked)))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	for _, l := range [][]time.Duration{out.total, out.intake, out.apply} {
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	}
 	return out, rows.Err()
+}
+
+// quantile is the q-quantile of sorted durations, in milliseconds.
+func quantile(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return ms(sorted[min(len(sorted)-1, int(float64(len(sorted))*q))])
 }
 
 // latencies pairs each order's commit time with the time its message reached the
@@ -190,10 +207,17 @@ func latencies(ctx context.Context, pool *pgxpool.Pool, commits map[int]time.Tim
 
 // referenceCommitRate is how many single-row INSERT transactions the server
 // commits per second from 8 connections: the machine's yardstick, measured in the
-// same run as the figures.
-func referenceCommitRate(ctx context.Context, pool *pgxpool.Pool, d time.Duration) (float64, error) {
+// same run as the figures. With notify, each also sends a NOTIFY, as Odoo's order
+// commits do through the capture trigger: PostgreSQL commits such transactions one
+// at a time (a cluster-wide lock held through the commit's flush), which bounds how
+// fast Odoo can commit orders on this server.
+func referenceCommitRate(ctx context.Context, pool *pgxpool.Pool, d time.Duration, notify bool) (float64, error) {
 	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS loadgen_reference (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())`); err != nil {
 		return 0, fmt.Errorf("reference table: %w", err)
+	}
+	stmt := `INSERT INTO loadgen_reference DEFAULT VALUES`
+	if notify {
+		stmt = `WITH i AS (INSERT INTO loadgen_reference DEFAULT VALUES) SELECT pg_notify('loadgen_reference', '')`
 	}
 	var n atomic.Int64
 	var wg sync.WaitGroup
@@ -205,7 +229,7 @@ func referenceCommitRate(ctx context.Context, pool *pgxpool.Pool, d time.Duratio
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(stop) {
-				if _, err := pool.Exec(ctx, `INSERT INTO loadgen_reference DEFAULT VALUES`); err != nil {
+				if _, err := pool.Exec(ctx, stmt); err != nil {
 					errs <- fmt.Errorf("reference insert: %w", err)
 					return
 				}

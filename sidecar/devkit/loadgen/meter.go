@@ -34,13 +34,17 @@ type meter struct {
 
 	arrivals sync.Map // row id -> time the emulator read its request
 
-	mu       sync.Mutex
-	readDue  map[string]time.Time // wamid -> when its read webhook was due
-	firstDue time.Time
-	lastDue  time.Time
+	mu        sync.Mutex
+	readDue   map[string]readTimes // wamid -> when its read webhook was due and acknowledged
+	firstDue  time.Time
+	lastAcked time.Time
 
 	replyQ chan reply
 }
+
+// readTimes are when a message's read webhook was due (Meta would have posted it)
+// and when the sidecar's webhook acknowledged it (stored).
+type readTimes struct{ due, acked time.Time }
 
 type reply struct {
 	due time.Time
@@ -54,7 +58,7 @@ var (
 )
 
 func newMeter(replyShare float64, replyAfter time.Duration) *meter {
-	return &meter{replyShare: replyShare, replyAfter: replyAfter, readDue: map[string]time.Time{}, replyQ: make(chan reply, 1<<16)}
+	return &meter{replyShare: replyShare, replyAfter: replyAfter, readDue: map[string]readTimes{}, replyQ: make(chan reply, 1<<16)}
 }
 
 // onMessage is the emulator's OnMessageRequest hook.
@@ -150,34 +154,36 @@ func (m *meter) onWebhook(d emulator.WebhookDelivery) {
 		return
 	}
 	m.statusesOK.Add(1)
+	acked := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.firstDue.IsZero() || d.Due.Before(m.firstDue) {
 		m.firstDue = d.Due
 	}
-	if d.Due.After(m.lastDue) {
-		m.lastDue = d.Due
+	if acked.After(m.lastAcked) {
+		m.lastAcked = acked
 	}
 	if d.Status == whatsapp.StatusRead && d.Attempt == 1 {
-		m.readDue[d.MessageID] = d.Due
+		m.readDue[d.MessageID] = readTimes{due: d.Due, acked: acked}
 	}
 }
 
-// window returns and resets the span of the status webhooks' due times.
+// window returns and resets the span of the status webhooks: from the first one due
+// to the last one acknowledged.
 func (m *meter) window() (first, last time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	first, last = m.firstDue, m.lastDue
-	m.firstDue, m.lastDue = time.Time{}, time.Time{}
+	first, last = m.firstDue, m.lastAcked
+	m.firstDue, m.lastAcked = time.Time{}, time.Time{}
 	return first, last
 }
 
 // takeReadDue returns and forgets the due times of the read webhooks so far.
-func (m *meter) takeReadDue() map[string]time.Time {
+func (m *meter) takeReadDue() map[string]readTimes {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := m.readDue
-	m.readDue = map[string]time.Time{}
+	m.readDue = map[string]readTimes{}
 	return out
 }
 
