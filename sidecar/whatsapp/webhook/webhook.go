@@ -72,9 +72,6 @@ type PoolInbox struct {
 	Writers int
 	// MaxBatch bounds the deliveries of one insert; zero means 512.
 	MaxBatch int
-	// Gather is how long a writer waits for more deliveries before it inserts a
-	// batch smaller than MaxBatch; zero means DefaultGather, negative none.
-	Gather time.Duration
 
 	once    sync.Once
 	mu      sync.Mutex
@@ -88,11 +85,6 @@ type pendingDelivery struct {
 	done      chan error
 }
 
-// DefaultGather is PoolInbox's default gather window. Meta posts each status of
-// each message on its own: at a few hundred a second, without it nearly every
-// delivery was a commit of its own; 5 ms more on a 200 answer lets a few share one.
-const DefaultGather = 5 * time.Millisecond
-
 // maxBatchBytes bounds one insert's payload (Meta sends up to 3 MB per delivery).
 const maxBatchBytes = 16 << 20
 
@@ -104,9 +96,6 @@ func (p *PoolInbox) Store(ctx context.Context, body []byte, signature string) er
 		}
 		if p.MaxBatch <= 0 {
 			p.MaxBatch = 512
-		}
-		if p.Gather == 0 {
-			p.Gather = DefaultGather
 		}
 		p.slots = make(chan struct{}, p.Writers)
 	})
@@ -123,7 +112,6 @@ func (p *PoolInbox) Store(ctx context.Context, body []byte, signature string) er
 			// retries a delivery already stored, which processing ignores.
 			return fmt.Errorf("store delivery: %w", ctx.Err())
 		case p.slots <- struct{}{}:
-			p.gather()
 			batch := p.take()
 			if len(batch) > 0 {
 				err := p.insert(batch)
@@ -142,19 +130,6 @@ func (p *PoolInbox) Store(ctx context.Context, body []byte, signature string) er
 				}
 			}
 		}
-	}
-}
-
-// gather waits up to Gather while the queue holds less than a full batch.
-func (p *PoolInbox) gather() {
-	if p.Gather <= 0 {
-		return
-	}
-	p.mu.Lock()
-	full := len(p.pending) >= p.MaxBatch
-	p.mu.Unlock()
-	if !full {
-		time.Sleep(p.Gather)
 	}
 }
 

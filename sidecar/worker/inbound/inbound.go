@@ -66,11 +66,6 @@ type Processor struct {
 	// PollInterval is the safety net when a ring is lost (another replica stored the
 	// delivery); zero means 5s.
 	PollInterval time.Duration
-	// Gather is how long the processor lets deliveries gather after a ring before
-	// it claims them; zero means 5ms, negative none. Each status of each message
-	// comes on its own: claimed at once, nearly every one cost a claim and a
-	// commit of its own.
-	Gather time.Duration
 	// MaxAttempts before a failing delivery is parked for an operator; zero means 10.
 	MaxAttempts int
 	// Retention of processed deliveries and done message claims; zero means 8 days
@@ -112,9 +107,6 @@ func (p *Processor) defaults() {
 		}
 		if p.PollInterval <= 0 {
 			p.PollInterval = 5 * time.Second
-		}
-		if p.Gather == 0 {
-			p.Gather = 5 * time.Millisecond
 		}
 		if p.MaxAttempts <= 0 {
 			p.MaxAttempts = 10
@@ -254,14 +246,6 @@ func (p *Processor) Run(fetch, work context.Context) error {
 		select {
 		case <-fetch.Done():
 		case <-p.Bell:
-			if p.Gather > 0 {
-				gather := time.NewTimer(p.Gather)
-				select {
-				case <-fetch.Done():
-				case <-gather.C:
-				}
-				gather.Stop()
-			}
 		case <-ticker.C:
 		}
 	}
