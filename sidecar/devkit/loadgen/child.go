@@ -88,6 +88,12 @@ func startSidecar(ctx context.Context, cfg Config, dbURL, apiURL, webhookAddr st
 // readLog forwards the child's warnings and errors and reports its listeners.
 func (c *child) readLog(stderr io.Reader, out io.Writer, listening chan<- string) {
 	defer close(c.logDone)
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(out, "load: reading the sidecar's log stopped by a panic: %v\n", r)
+			_, _ = io.Copy(io.Discard, stderr)
+		}
+	}()
 	sc := bufio.NewScanner(stderr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	seen := map[string]int{}

@@ -228,6 +228,11 @@ func referenceCommitRate(ctx context.Context, pool *pgxpool.Pool, d time.Duratio
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					errs <- fmt.Errorf("reference insert: panic: %v", r)
+				}
+			}()
 			for time.Now().Before(stop) {
 				if _, err := pool.Exec(ctx, stmt); err != nil {
 					errs <- fmt.Errorf("reference insert: %w", err)
