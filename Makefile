@@ -31,5 +31,5 @@ demo: build ## a demo Odoo 16 database on the local PostgreSQL and the sidecar o
 clean: ## remove build outputs
 	rm -rf bin
 
-load: build ## load test: orders committed -> requests at the emulator, latency, RSS (see README)
-	./$(BIN) load
+load: build ## load test, closed loop: sends, status webhooks and answers; throughput, lag, latency, RSS (see README)
+	./$(BIN) load --latency 200ms

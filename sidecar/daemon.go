@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -440,6 +441,14 @@ func (d *Daemon) checkSchema(ctx context.Context) error {
 	})
 }
 
+// defaultPoolConns is the pool's size unless DATABASE_URL sets pool_max_conns.
+// pgxpool's own default, the number of CPUs (4 at least), makes the webhook's
+// inserts, the inbox processor, the sender's records, the composer, the
+// write-back and Discuss queue for 4 connections: measured with the closed-loop
+// load on 2 CPUs, commit -> request p50 at 200 events/s went 385 -> 105 ms and
+// statuses applied 355 -> 512/s with 16.
+const defaultPoolConns = 16
+
 // openPool connects to Odoo's database, waiting for it (with a growing delay) when it
 // is not up yet, as after a host reboot where the sidecar starts first.
 func openPool(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pgxpool.Pool, error) {
@@ -448,6 +457,9 @@ func openPool(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*pg
 		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL connection string")
 	}
 	poolCfg.ConnConfig.RuntimeParams["application_name"] = "whatsapp-sidecar"
+	if !strings.Contains(cfg.DatabaseURL.Reveal(), "pool_max_conns") {
+		poolCfg.MaxConns = defaultPoolConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)

@@ -91,6 +91,18 @@ const (
 	flagsResult  = ` SELECT ok FROM quiet`
 )
 
+// IsQuiet reports whether the database is Quiet now: a cheap look before a batch of
+// flags is prepared, so a busy Odoo costs one read instead of an update undone.
+func IsQuiet(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (bool, error) {
+	var ok bool
+	if err := q.QueryRow(ctx, `SELECT `+Quiet).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look whether Odoo is busy: %w", err)
+	}
+	return ok, nil
+}
+
 // SetFlagsWhileQuiet sets the flags of sent messages on their orders and invoices,
 // in one statement that writes only if the database is Quiet when it starts, and
 // says whether it wrote. Odoo runs each request in REPEATABLE READ: a transaction

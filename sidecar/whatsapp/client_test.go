@@ -46,6 +46,11 @@ func newFakeGraph(t *testing.T, answers ...fakeAnswer) *fakeGraph {
 	t.Helper()
 	f := &fakeGraph{script: answers}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "PRI" {
+			// The client's h2c probe: this server speaks HTTP/1.1 only.
+			w.WriteHeader(http.StatusHTTPVersionNotSupported)
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		n := len(f.requests)
@@ -426,6 +431,9 @@ func TestListTemplatesPaging(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "PRI" {
+			return // the client's h2c probe
+		}
 		calls.Add(1)
 		switch r.URL.Query().Get("after") {
 		case "":

@@ -61,21 +61,16 @@ func pending(ctx context.Context, q DBTX, col string, limit int) ([]WriteBack, e
 	return out, nil
 }
 
-// The rows are locked in id order before they are cleared, as the status webhooks
-// and the Discuss worker lock theirs: a plain UPDATE ... WHERE id = ANY locks them
-// in the order it finds them on disk, and two transactions taking the same rows in
-// different orders deadlock (PostgreSQL ends one after deadlock_timeout, 1 s, and
-// the flags of a whole batch wait that long).
-const (
-	notesWrittenSQL = `UPDATE whatsapp_message m SET note_pending = NULL
-    FROM (SELECT id FROM whatsapp_message WHERE id = ANY($1) ORDER BY id FOR UPDATE) l WHERE m.id = l.id`
-	flagsWrittenSQL = `UPDATE whatsapp_message m SET flags_pending = NULL
-    FROM (SELECT id FROM whatsapp_message WHERE id = ANY($1) ORDER BY id FOR UPDATE) l WHERE m.id = l.id`
-)
+// clearPending clears a write-back column of rows $1, locking them in id order as
+// the status reports do (ApplyStatuses): the two wait for each other, never
+// deadlock.
+const clearPending = `UPDATE whatsapp_message m SET %[1]s = NULL
+FROM (SELECT id FROM whatsapp_message WHERE id = ANY($1) AND %[1]s ORDER BY id FOR UPDATE) l
+WHERE m.id = l.id`
 
 // NotesWritten clears the note of rows ids, in the transaction that wrote them.
 func NotesWritten(ctx context.Context, tx pgx.Tx, ids []int) error {
-	if _, err := tx.Exec(ctx, notesWrittenSQL, ids); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf(clearPending, "note_pending"), ids); err != nil {
 		return fmt.Errorf("mark %d chatter notes written: %w", len(ids), err)
 	}
 	return nil
@@ -83,7 +78,7 @@ func NotesWritten(ctx context.Context, tx pgx.Tx, ids []int) error {
 
 // FlagsWritten clears the flags of rows ids, in the transaction that wrote them.
 func FlagsWritten(ctx context.Context, tx pgx.Tx, ids []int) error {
-	if _, err := tx.Exec(ctx, flagsWrittenSQL, ids); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf(clearPending, "flags_pending"), ids); err != nil {
 		return fmt.Errorf("mark %d flags written: %w", len(ids), err)
 	}
 	return nil

@@ -77,6 +77,13 @@ type Config struct {
 	// OnRequest, if set, is called when a Graph API request has been read,
 	// before the latency: a readiness signal for tests.
 	OnRequest func(r *http.Request)
+	// OnMessageRequest, if set, is called with the body of each POST
+	// /{phone-number-id}/messages when it has been read, before the latency:
+	// a timing hook for load tests. It must not keep body.
+	OnMessageRequest func(body []byte)
+	// OnWebhook, if set, is called after each webhook POST with its record
+	// (when it was due, its answer): a timing hook for load tests.
+	OnWebhook func(d WebhookDelivery)
 }
 
 // Knobs change the emulator's behaviour at run time.
@@ -206,7 +213,12 @@ func New(cfg Config) *Server {
 		cfg.WebhookWorkers = 8
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		// One kept-alive connection per webhook worker: with net/http's default
+		// of two idle connections per host, the others would dial anew for every
+		// webhook.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.WebhookWorkers
+		cfg.HTTPClient = &http.Client{Transport: t, Timeout: 10 * time.Second}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -263,7 +275,12 @@ func (s *Server) Start(ctx context.Context, addr string) error {
 		ln.Close()
 		return errors.New("emulator: already started")
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// Meta's API speaks HTTP/2 (over TLS); here, without TLS, h2c with prior
+	// knowledge beside HTTP/1.1, so a client multiplexes as it would with Meta.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, Protocols: &protocols}
 	s.url = "http://" + ln.Addr().String()
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -443,3 +443,47 @@ func TestListTemplatesFollowsPaging(t *testing.T) {
 		t.Fatalf("%d requests, want 2 pages", n)
 	}
 }
+
+// TestSpeaksH2C: the emulator answers HTTP/2 without TLS (prior knowledge), as
+// Meta's API answers HTTP/2 over TLS, and HTTP/1.1 still.
+func TestSpeaksH2C(t *testing.T) {
+	t.Parallel()
+	b := setup(t, emulator.Knobs{})
+	for _, h2c := range []bool{true, false} {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(h2c)
+		p.SetHTTP1(!h2c)
+		tr := &http.Transport{Protocols: &p}
+		resp, err := (&http.Client{Transport: tr}).Get(b.srv.URL() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if want := map[bool]int{true: 2, false: 1}[h2c]; resp.ProtoMajor != want || resp.StatusCode != http.StatusOK {
+			t.Errorf("h2c %v: %s %d, want HTTP/%d 200", h2c, resp.Proto, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestTimingHooks: a load test sees each message request's body and each
+// webhook's record, with when it was due.
+func TestTimingHooks(t *testing.T) {
+	t.Parallel()
+	bodies := make(chan string, 4)
+	hooks := make(chan emulator.WebhookDelivery, 4)
+	b := setup(t, emulator.Knobs{StopAt: "sent"}, func(c *emulator.Config, _ *whatsapp.Options) {
+		c.OnMessageRequest = func(body []byte) { bodies <- string(body) }
+		c.OnWebhook = func(d emulator.WebhookDelivery) { hooks <- d }
+	})
+	if _, err := b.client.Send(context.Background(), emulator.DefaultPhoneNumberID, whatsapp.TextMessage("+221771234567", "hooked")); err != nil {
+		t.Fatal(err)
+	}
+	if body := <-bodies; !strings.Contains(body, `"hooked"`) {
+		t.Errorf("OnMessageRequest body %s", body)
+	}
+	d := <-hooks
+	if d.Kind != "status" || d.Status != whatsapp.StatusSent || d.HTTPStatus != http.StatusOK || d.Due.IsZero() {
+		t.Errorf("OnWebhook %+v", d)
+	}
+}

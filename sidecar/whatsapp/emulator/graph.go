@@ -26,6 +26,11 @@ const maxJSONBody = 1 << 20
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
+	case r.Method == "PRI":
+		// A client's HTTP/2 preface reaching an HTTP/1.1-only mount
+		// (httptest.NewServer): its probe for h2c, not a Graph request.
+		w.WriteHeader(http.StatusHTTPVersionNotSupported)
+		return
 	case path == "/" && r.Method == http.MethodGet:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "WhatsApp Cloud API emulator\n")
@@ -61,6 +66,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, parts []stri
 	}
 	if s.cfg.OnRequest != nil {
 		s.cfg.OnRequest(r)
+	}
+	if s.cfg.OnMessageRequest != nil && len(parts) == 2 && parts[1] == "messages" && r.Method == http.MethodPost {
+		s.cfg.OnMessageRequest(body)
 	}
 	// A send is accepted first and answered after the latency, as Meta does: a
 	// client that goes away meanwhile (a sender killed mid-request) does not take

@@ -49,6 +49,7 @@ type ConversationMessage struct {
 type WebhookDelivery struct {
 	Seq        uint64          `json:"seq"`
 	Time       time.Time       `json:"time"`
+	Due        time.Time       `json:"due"`  // when it was to be posted
 	Kind       string          `json:"kind"` // "status" or "inbound"
 	MessageID  string          `json:"message_id"`
 	Status     string          `json:"status,omitempty"`

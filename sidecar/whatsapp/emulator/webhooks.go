@@ -199,7 +199,7 @@ func (wh *webhooks) post(ev *hookEvent) {
 	if s.cfg.AppSecret != "" {
 		req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(s.cfg.AppSecret), ev.body))
 	}
-	d := WebhookDelivery{Time: s.now(), Kind: ev.kind, MessageID: ev.wamid, Status: ev.status, Attempt: ev.attempt, Body: ev.body}
+	d := WebhookDelivery{Time: s.now(), Due: ev.due, Kind: ev.kind, MessageID: ev.wamid, Status: ev.status, Attempt: ev.attempt, Body: ev.body}
 	if ev.kind == "status" && ev.attempt == 1 {
 		s.setStatus(ev.waID, ev.wamid, ev.status, ev.code)
 	}
@@ -211,6 +211,9 @@ func (wh *webhooks) post(ev *hookEvent) {
 		d.Error = err.Error()
 	}
 	s.store.recordDelivery(d)
+	if s.cfg.OnWebhook != nil {
+		s.cfg.OnWebhook(d)
+	}
 	if wh.ctx.Err() != nil {
 		return
 	}

@@ -153,6 +153,12 @@ func note(r outbox.WriteBack) odoo.Note {
 // flags writes one batch of flags if the database is quiet; quiet is false when it
 // was not (nothing was written).
 func (w *Writer) flags(ctx context.Context) (n int, quiet bool, err error) {
+	// While Odoo is busy the batch would be cleared and rolled back again and
+	// again (a 500-row update, every Retry, holding the rows' locks against the
+	// status reports): look first, then prepare it.
+	if quiet, err := odoo.IsQuiet(ctx, w.Pool); err != nil || !quiet {
+		return 0, err != nil, err
+	}
 	rows, err := outbox.PendingFlags(ctx, w.Pool, w.BatchSize)
 	if err != nil || len(rows) == 0 {
 		return 0, true, err
