@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -117,20 +118,7 @@ func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.R
 	case windowClosed(conv.LastInboundAt, now):
 		reason = wd.notSentWindow()
 	}
-	for i := range rows {
-		if reason != "" {
-			rows[i].Status, rows[i].ErrorMessage = outbox.StatusFailed, reason
-		}
-	}
-	if _, err := outbox.EnqueueFromDiscuss(ctx, tx, m.ID, rows...); err != nil {
-		return "", err
-	}
-	status := outbox.StatusQueued
-	if reason != "" {
-		status = outbox.StatusFailed
-	}
-	s := odiscuss.Status{Field: statusField, Old: origin, New: wd.status(status, reason)}
-	if err := odiscuss.SetStatus(ctx, tx, refs, bus, ch.ID, m.ID, s, now); err != nil {
+	if err := queueAnswer(ctx, tx, refs, bus, ch, m, wd, reason, now, rows...); err != nil {
 		return "", err
 	}
 	if reason == "" {
@@ -145,6 +133,25 @@ func (w *Worker) operatorMessage(ctx context.Context, tx pgx.Tx, refs odiscuss.R
 		reason += " " + wd.templates(names)
 	}
 	return "refused", w.notice(ctx, tx, refs, bus, ch, reason, now)
+}
+
+// queueAnswer queues the rows an operator's message becomes, as failed with reason
+// when it is refused (kept, so the message form says why), and shows on that
+// message in Discuss whether they were queued or why not.
+func queueAnswer(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, ch odiscuss.ChannelInfo,
+	m odiscuss.Message, wd words, reason string, now time.Time, rows ...outbox.Message) error {
+	status := outbox.StatusQueued
+	if reason != "" {
+		status = outbox.StatusFailed
+		for i := range rows {
+			rows[i].Status, rows[i].ErrorMessage = outbox.StatusFailed, reason
+		}
+	}
+	if _, err := outbox.EnqueueFromDiscuss(ctx, tx, m.ID, rows...); err != nil {
+		return err
+	}
+	s := odiscuss.Status{Field: statusField, Old: origin, New: wd.status(status, reason)}
+	return odiscuss.SetStatus(ctx, tx, refs, bus, ch.ID, m.ID, s, now)
 }
 
 // isOperator says whether partnerID is an internal user's: only they answer
@@ -224,18 +231,7 @@ func (w *Worker) sendTemplate(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs
 	case conv.OptOut:
 		reason = wd.notSentOptOut()
 	}
-	if reason != "" {
-		row.Status, row.ErrorMessage = outbox.StatusFailed, reason
-	}
-	if _, err := outbox.EnqueueFromDiscuss(ctx, tx, m.ID, row); err != nil {
-		return "", err
-	}
-	status := outbox.StatusQueued
-	if reason != "" {
-		status = outbox.StatusFailed
-	}
-	s := odiscuss.Status{Field: statusField, Old: origin, New: wd.status(status, reason)}
-	if err := odiscuss.SetStatus(ctx, tx, refs, bus, ch.ID, m.ID, s, now); err != nil {
+	if err := queueAnswer(ctx, tx, refs, bus, ch, m, wd, reason, now, row); err != nil {
 		return "", err
 	}
 	if reason != "" {
