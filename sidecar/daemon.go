@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -54,6 +55,10 @@ type Options struct {
 	// Sandbox talks to the built-in Cloud API emulator instead of Meta, whatever
 	// credentials exist (`run --sandbox`, `demo`); Config.Sandbox does the same.
 	Sandbox bool
+	// Listeners already bound, by name ("webhook", "metrics"), serve instead of
+	// binding WEBHOOK_ADDR or METRICS_ADDR: systemd socket activation, or a test
+	// that must keep one port across restarts. The daemon closes them on Stop.
+	Listeners map[string]net.Listener
 }
 
 // Daemon is a running sidecar. Its methods are safe to call from several
@@ -91,6 +96,12 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	for name := range opts.Listeners {
+		if name != webhookListener && name != metricsListener {
+			return nil, fmt.Errorf("sidecar: a listening socket named %q was passed (socket activation's FileDescriptorName=); the sidecar serves %q and %q",
+				name, webhookListener, metricsListener)
+		}
+	}
 	return &Daemon{opts: opts, cfg: opts.Config, logger: opts.Logger, ready: make(chan struct{})}, nil
 }
 
@@ -121,7 +132,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	// address. Deliveries arriving before the handler is mounted get a 503, which
 	// Meta retries.
 	webhookMux := &lateMux{}
-	if d.webhook, err = server.Listen(d.cfg.WebhookAddr, "webhook", webhookMux, d.logger); err != nil {
+	if d.webhook, err = d.listen(webhookListener, d.cfg.WebhookAddr, webhookMux); err != nil {
 		return err
 	}
 	env := d.cfg.WhatsApp
@@ -183,7 +194,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	syncer := &templates.Syncer{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Bell: templateBell,
 		OnSync: func(ctx context.Context) { d.reloadAccounts(ctx) }}
 
-	if d.ops, err = server.Listen(d.cfg.MetricsAddr, "metrics", ops.Handler(d.reg.Registry, d.logger, d.readinessChecks()...), d.logger); err != nil {
+	if d.ops, err = d.listen(metricsListener, d.cfg.MetricsAddr, ops.Handler(d.reg.Registry, d.logger, d.readinessChecks()...)); err != nil {
 		return err
 	}
 
@@ -286,6 +297,20 @@ func (d *Daemon) closeListeners(ctx context.Context) {
 	if d.ops != nil {
 		_ = d.ops.Shutdown(ctx)
 	}
+}
+
+// The names of the daemon's listeners in Options.Listeners and in logs.
+const (
+	webhookListener = "webhook"
+	metricsListener = "metrics"
+)
+
+// listen serves handler on the listener passed under name, or else binds addr.
+func (d *Daemon) listen(name, addr string, handler http.Handler) (*server.Server, error) {
+	if ln, ok := d.opts.Listeners[name]; ok {
+		return server.Serve(ln, name, handler, d.logger), nil
+	}
+	return server.Listen(addr, name, handler, d.logger)
 }
 
 // WebhookAddr is the bound address of the public webhook listener.

@@ -1,11 +1,11 @@
 package sidecar_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -149,18 +149,36 @@ func startPrometheus(t *testing.T, bin, target string) string {
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Port 0, and the address Prometheus logs: a port closed and bound again can
+	// be taken in between by any connection's local port.
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	listening := make(chan string, 1)
+	go func() {
+		defer close(listening)
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() {
+			if _, addr, ok := strings.Cut(lines.Text(), `msg="Listening on" address=`); ok {
+				listening <- strings.Fields(addr)[0]
+			}
+		}
+	}()
+	addr, ok := <-listening
+	if !ok {
+		t.Fatal("Prometheus exited without listening")
+	}
+	go func() {
+		for range listening { // drain: Prometheus blocks on a full stderr pipe
+		}
+	}()
 	base := "http://" + addr
 	pgtest.Eventually(t, "Prometheus to scrape the sidecar", func() bool {
 		resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(`up{job="whatsapp-sidecar"} == 1`))

@@ -50,6 +50,12 @@ func (b *syncBuffer) String() string {
 // defaults; it is stopped when the test ends (unless the test stops it first).
 func daemonOn(t *testing.T, dbURL string, env map[string]string, logs io.Writer) *sidecar.Daemon {
 	t.Helper()
+	return daemonServing(t, dbURL, env, logs, nil)
+}
+
+// daemonServing is daemonOn serving listeners the test bound (by name: "webhook").
+func daemonServing(t *testing.T, dbURL string, env map[string]string, logs io.Writer, listeners map[string]net.Listener) *sidecar.Daemon {
+	t.Helper()
 	all := map[string]string{"DATABASE_URL": dbURL, "WEBHOOK_ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "20s"}
 	for k, v := range env {
 		all[k] = v
@@ -61,7 +67,8 @@ func daemonOn(t *testing.T, dbURL string, env map[string]string, logs io.Writer)
 	if logs == nil {
 		logs = io.Discard
 	}
-	d, err := sidecar.New(sidecar.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	d, err := sidecar.New(sidecar.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Listeners: listeners})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,16 +78,6 @@ func daemonOn(t *testing.T, dbURL string, env map[string]string, logs io.Writer)
 	t.Cleanup(func() { d.Stop(context.Background()) })
 	<-d.Ready()
 	return d
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func readyz(t *testing.T, d *sidecar.Daemon) (int, string) {
@@ -147,13 +144,18 @@ func TestDatabaseRestartMidBurst(t *testing.T) {
 	}
 	conn.Close(ctx)
 
-	webhookAddr := freeAddr(t)
+	// The emulator needs the webhook's address before the daemon starts: the test
+	// binds it and hands it over (a port closed and bound again can be taken).
+	webhook, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	emu := emulatortest.Start(t, emulator.Config{AccessToken: "tok", AppSecret: "app-secret",
-		WebhookURL: "http://" + webhookAddr + "/whatsapp/webhook",
+		WebhookURL: "http://" + webhook.Addr().String() + "/whatsapp/webhook",
 		Knobs: emulator.Knobs{Latency: 20 * time.Millisecond, StopAt: "sent", WebhookMaxAttempts: 1_000_000,
 			WebhookRetryDelay: 50 * time.Millisecond, WebhookRetryMaxDelay: 500 * time.Millisecond}})
-	daemonOn(t, dbURL, map[string]string{"WHATSAPP_API_URL": emu.BaseURL(), "WEBHOOK_ADDR": webhookAddr,
-		"UNKNOWN_RESEND_AFTER": "never"}, nil)
+	daemonServing(t, dbURL, map[string]string{"WHATSAPP_API_URL": emu.BaseURL(), "UNKNOWN_RESEND_AFTER": "never"}, nil,
+		map[string]net.Listener{"webhook": webhook})
 	pgtest.Eventually(t, "a third of the burst at Meta", func() bool { return emulatortest.Accepted(emu) >= total/3 })
 	if err := cluster.Restart(ctx); err != nil {
 		t.Fatal(err)

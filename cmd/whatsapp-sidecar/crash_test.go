@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/devkit/pgtest"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/server"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/whatsapp/emulator/emulatortest"
@@ -34,12 +35,15 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 	}
 	ctx := context.Background()
 	db := pgtest.NewDB(t, pgtest.Sidecar)
+	// Both processes serve the one socket this test holds, as under systemd's
+	// socket activation: a port closed and bound again could be taken in between
+	// by any connection's local port (CI saw "address already in use").
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ln.Close() })
 	webhookAddr := ln.Addr().String()
-	ln.Close()
 	const total = 10_000
 	emu := emulatortest.Start(t, emulator.Config{
 		AccessToken: "tok", AppSecret: "app-secret", WebhookURL: "http://" + webhookAddr + "/whatsapp/webhook",
@@ -59,13 +63,19 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "run")
 		cmd.Env = append(os.Environ(), "WHATSAPP_SIDECAR_TEST_AS_MAIN=1",
-			"DATABASE_URL="+db.URL, "WHATSAPP_API_URL="+emu.BaseURL(), "WEBHOOK_ADDR="+webhookAddr,
+			"DATABASE_URL="+db.URL, "WHATSAPP_API_URL="+emu.BaseURL(),
 			"METRICS_ADDR=127.0.0.1:0", "UNKNOWN_RESEND_AFTER=never", "LOG_LEVEL=error")
 		cmd.Stderr = os.Stderr
 		// Dies with the test binary, even when a timeout panic skips the cleanups.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := server.PassListeners(cmd, map[string]*net.TCPListener{"webhook": ln.(*net.TCPListener)}); err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		for _, f := range cmd.ExtraFiles {
+			f.Close()
 		}
 		return cmd
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/config"
 	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/logging"
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/server"
 )
 
 // runSidecar is `whatsapp-sidecar run`: the daemon until SIGTERM or SIGINT.
@@ -24,9 +25,13 @@ func runSidecar(ctx context.Context, args []string, env envconfig.Lookuper, _, s
 		return err
 	}
 	level, _ := config.ParseLevel(cfg.LogLevel)
+	listeners, err := server.Activated()
+	if err != nil {
+		return err
+	}
 	d, err := sidecar.New(sidecar.Options{
 		Config: cfg, Logger: logging.New(stderr, level, cfg.LogFormat), Version: fullVersion(),
-		Migrate: *autoMigrate, Sandbox: *sandbox,
+		Migrate: *autoMigrate, Sandbox: *sandbox, Listeners: listeners,
 	})
 	if err != nil {
 		return err

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/plumbing/server"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat (100 on
@@ -33,36 +35,57 @@ type child struct {
 	cpu time.Duration
 }
 
-// freeAddr returns a loopback address nothing listens on now, for a listener the
-// child binds: the emulator must know the webhook's address before the child
-// starts, and each restarted child binds the same one.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+// sockets are the child's listeners, bound once by the load tool: the emulator
+// must know the webhook's address before a child starts, and each restarted
+// child serves the same ones (socket activation, as under systemd).
+type sockets struct {
+	webhook, metrics *net.TCPListener
 }
 
-func startSidecar(ctx context.Context, cfg Config, dbURL, apiURL, webhookAddr string) (*child, error) {
-	metricsAddr, err := freeAddr()
-	if err != nil {
+func bindSockets() (*sockets, error) {
+	var s sockets
+	for _, ln := range []**net.TCPListener{&s.webhook, &s.metrics} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("bind the sidecar's listeners: %w", err)
+		}
+		*ln = l.(*net.TCPListener)
+	}
+	return &s, nil
+}
+
+func (s *sockets) webhookURL() string {
+	return "http://" + s.webhook.Addr().String() + "/whatsapp/webhook"
+}
+
+func (s *sockets) close() {
+	for _, ln := range []*net.TCPListener{s.webhook, s.metrics} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+func startSidecar(ctx context.Context, cfg Config, dbURL, apiURL string, socks *sockets) (*child, error) {
+	cmd := exec.Command(cfg.Binary, "run")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "WHATSAPP_API_URL="+apiURL, "LOG_FORMAT=json", "LOG_LEVEL=info")
+	cmd.Env = append(cmd.Env, cfg.SidecarEnv...)
+	if err := server.PassListeners(cmd, map[string]*net.TCPListener{"webhook": socks.webhook, "metrics": socks.metrics}); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(cfg.Binary, "run")
-	cmd.Env = append(os.Environ(),
-		"DATABASE_URL="+dbURL, "WHATSAPP_API_URL="+apiURL,
-		"WEBHOOK_ADDR="+webhookAddr, "METRICS_ADDR="+metricsAddr, "LOG_FORMAT=json", "LOG_LEVEL=info")
-	cmd.Env = append(cmd.Env, cfg.SidecarEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("sidecar stderr: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("start %s run: %w", cfg.Binary, err)
 	}
-	c := &child{cmd: cmd, metricsAddr: metricsAddr, logDone: make(chan struct{})}
+	c := &child{cmd: cmd, metricsAddr: socks.metrics.Addr().String(), logDone: make(chan struct{})}
 	listening := make(chan string, 2)
 	go c.readLog(stderr, cfg.Out, listening)
 	// Ready when both listeners are bound.

@@ -227,10 +227,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	fmt.Fprintf(out, "reference: %.0f single-row INSERT commits/s on this server, %.0f with a NOTIFY each (8 connections, %s); %.0f orders/s committed as Odoo does, sidecar stopped\n",
 		rep.ReferenceInsertPerSec, rep.ReferenceNotifyPerSec, cfg.ReferenceFor, rep.ReferenceOrdersPerSec)
 
-	webhookAddr, err := freeAddr()
+	socks, err := bindSockets()
 	if err != nil {
 		return rep, err
 	}
+	defer socks.close()
 	m := newMeter(cfg.ReplyShare, cfg.ReplyAfter)
 	if cfg.OpenLoop {
 		m.replyShare = 0
@@ -243,7 +244,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		OnWebhook:        m.onWebhook,
 	}
 	if !cfg.OpenLoop {
-		emuCfg.WebhookURL = "http://" + webhookAddr + "/whatsapp/webhook"
+		emuCfg.WebhookURL = socks.webhookURL()
 	}
 	emu := emulator.New(emuCfg)
 	if err := emu.Start(ctx, "127.0.0.1:0"); err != nil {
@@ -258,7 +259,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	go func() { defer answers.Done(); m.answer(answerCtx, emu, out) }()
 	defer func() { stopAnswers(); answers.Wait() }()
 
-	child, err := startSidecar(ctx, cfg, dbURL, apiURL, webhookAddr)
+	child, err := startSidecar(ctx, cfg, dbURL, apiURL, socks)
 	if err != nil {
 		return rep, err
 	}
@@ -368,7 +369,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	// Phase 3: a steady rate of Odoo commits, on a fresh sidecar process; latency
 	// from each commit to its request, and the memory such a day needs.
 	child.stop()
-	if child, err = startSidecar(ctx, cfg, dbURL, apiURL, webhookAddr); err != nil {
+	if child, err = startSidecar(ctx, cfg, dbURL, apiURL, socks); err != nil {
 		return rep, err
 	}
 	commits3 := map[int]time.Time{}

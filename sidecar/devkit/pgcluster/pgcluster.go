@@ -1,14 +1,15 @@
 // Package pgcluster finds a PostgreSQL server to work with, or starts a throwaway
 // one: for the tests and the demo on a machine where PostgreSQL is installed but no
-// server runs. The throwaway cluster lives in a temporary directory, listens on a free
-// port of 127.0.0.1, trusts local connections, skips fsync, and is removed by Stop.
+// server runs. The throwaway cluster lives in a temporary directory, listens only on
+// a Unix socket there (no TCP port another process could take, even across a
+// restart), trusts local connections, skips fsync, and is removed by Stop.
 package pgcluster
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -65,13 +66,18 @@ func Answers(ctx context.Context, url string) bool {
 }
 
 // Start runs initdb and pg_ctl from the newest local PostgreSQL in a temporary
-// directory, on a free port of 127.0.0.1, tuned for tests (no fsync).
+// directory, on a Unix socket in that directory, tuned for tests (no fsync).
 func Start(ctx context.Context) (*Cluster, error) {
 	bin, err := postgresBin()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "whatsapp-sidecar-pgtest-")
+	// A Unix socket's path is at most 107 bytes: a long TMPDIR would not fit.
+	base := os.TempDir()
+	if len(base) > 64 {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "whatsapp-sidecar-pgtest-")
 	if err != nil {
 		return nil, err
 	}
@@ -87,21 +93,17 @@ func Start(ctx context.Context) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	data := filepath.Join(dir, "data")
 	if out, err := c.run(ctx, "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %w: %s", err, out)
 	}
-	c.opts = fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
+	c.opts = fmt.Sprintf("-c listen_addresses='' -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", dir)
 	if err := c.start(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	c.url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	c.url = "postgres://postgres@/postgres?host=" + url.QueryEscape(dir) + "&sslmode=disable"
 	return c, nil
 }
 
@@ -114,7 +116,7 @@ func (c *Cluster) start(ctx context.Context) error {
 }
 
 // Restart stops the server as a crash or a failover does (immediate: every
-// connection cut, no checkpoint) and starts it again on the same port.
+// connection cut, no checkpoint) and starts it again on the same socket.
 func (c *Cluster) Restart(ctx context.Context) error {
 	if out, err := c.run(ctx, "pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop"); err != nil {
 		return fmt.Errorf("pg_ctl stop: %w: %s", err, out)
@@ -172,13 +174,4 @@ func unprivileged() (*syscall.Credential, error) {
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, errors.New("running as root and no postgres or nobody user to run initdb as")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -31,6 +31,12 @@ func Listen(addr, name string, handler http.Handler, logger *slog.Logger) (*Serv
 	if err != nil {
 		return nil, fmt.Errorf("%s listener: %w", name, err)
 	}
+	return Serve(ln, name, handler, logger), nil
+}
+
+// Serve starts serving handler on a listener bound elsewhere (socket activation,
+// a test that holds its port), and closes it on Shutdown.
+func Serve(ln net.Listener, name string, handler http.Handler, logger *slog.Logger) *Server {
 	s := &Server{
 		http: &http.Server{
 			Handler:           handler,
@@ -51,7 +57,7 @@ func Listen(addr, name string, handler http.Handler, logger *slog.Logger) (*Serv
 		s.done <- err
 	}()
 	logger.Info("listening", "listener", name, "addr", ln.Addr().String())
-	return s, nil
+	return s
 }
 
 // Addr is the bound address (useful with port 0).
