@@ -2,6 +2,7 @@ package odoo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"sort"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // LockTimeout bounds every write to Odoo's rows: Odoo runs in REPEATABLE READ and
@@ -103,20 +106,84 @@ func IsQuiet(ctx context.Context, q interface {
 	return ok, nil
 }
 
-// SetFlagsWhileQuiet sets the flags of sent messages on their orders and invoices,
-// in one statement that writes only if the database is Quiet when it starts, and
+// WriteFlags sets the flags of sent messages on their orders and invoices, runs
+// then (the sidecar's own bookkeeping) in the same transaction, and commits only
+// if no other transaction was open at any point from the write to the commit; it
 // says whether it wrote. Odoo runs each request in REPEATABLE READ: a transaction
 // that read an order before our write committed, then updates it, fails with
-// "could not serialize access" and Odoo replays the whole request. With no other
-// transaction open when the statement starts, there is no such reader: a
-// transaction that starts after it takes its snapshot, at the earliest, during
-// this statement and its commit (well under a millisecond with synchronous_commit
-// off, which tx should set). Run it as the last statement before tx commits.
+// "could not serialize access" and Odoo replays the whole request.
+//
+// So the database is looked at twice. The write's statement writes nothing if an
+// Odoo transaction is open when it starts. The commit is sent in one message with
+// a last look that rolls back if one began meanwhile (while the statement ran, or
+// then ran): what is left is the time PostgreSQL takes between that look and the
+// commit in the same message, not a round trip or a statement.
 //
 // Each record is updated once, all its flags together: two data-modifying CTEs
 // updating the same row in one statement keep only one of the two changes, so an
 // invoice whose posting and payment are both in the batch would lose a flag.
-func SetFlagsWhileQuiet(ctx context.Context, tx pgx.Tx, flags []SentFlag) (bool, error) {
+func WriteFlags(ctx context.Context, pool *pgxpool.Pool, flags []SentFlag, then func(ctx context.Context, tx DBTX) error) (quiet bool, err error) {
+	statement, args := setFlagsStatement(flags)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("set WhatsApp flags: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, beginFlags); err != nil {
+		return false, fmt.Errorf("set WhatsApp flags: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// A connection left in a transaction is closed by the pool on Release.
+			rollbackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_, _ = conn.Exec(rollbackCtx, "ROLLBACK")
+		}
+	}()
+	if statement != "" {
+		if err := conn.QueryRow(ctx, statement, args...).Scan(&quiet); err != nil {
+			return false, fmt.Errorf("set WhatsApp flags on %d records: %w", len(flags), err)
+		}
+		if !quiet {
+			return false, nil
+		}
+	}
+	if err := then(ctx, conn); err != nil {
+		return false, err
+	}
+	if _, err := conn.Exec(ctx, commitIfQuiet); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == busyAtCommit {
+			return false, nil
+		}
+		return false, fmt.Errorf("commit WhatsApp flags on %d records: %w", len(flags), err)
+	}
+	committed = true
+	return true, nil
+}
+
+// beginFlags opens the flags' transaction in one round trip: its commit does not
+// wait for a disk flush (a lost commit is redone: the sidecar's rows still say the
+// flags are pending), and it never waits long behind an Odoo lock.
+var beginFlags = fmt.Sprintf("BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = %d", LockTimeout.Milliseconds())
+
+// commitIfQuiet is the last look and the commit, one simple-protocol message. A
+// transaction reads pg_stat_activity once and keeps what it read: the look clears
+// that first.
+const (
+	busyAtCommit  = "WA001"
+	commitIfQuiet = `DO $look$ BEGIN
+	PERFORM pg_catalog.pg_stat_clear_snapshot();
+	IF NOT ` + Quiet + ` THEN
+		RAISE EXCEPTION 'an Odoo transaction began while WhatsApp flags were written' USING ERRCODE = '` + busyAtCommit + `';
+	END IF;
+END $look$; COMMIT`
+)
+
+// setFlagsStatement is the one statement that sets flags, writing only if the
+// database is Quiet when it starts, and its arguments; "" when no flag applies.
+func setFlagsStatement(flags []SentFlag) (string, []any) {
 	type rows struct {
 		ids, cols []int
 		ats       []time.Time
@@ -149,7 +216,7 @@ func SetFlagsWhileQuiet(ctx context.Context, tx pgx.Tx, flags []SentFlag) (bool,
 		r.counts = r.counts || f.counted
 	}
 	if len(byTable) == 0 {
-		return true, nil
+		return "", nil
 	}
 	tables := make([]string, 0, len(byTable))
 	for t := range byTable {
@@ -175,11 +242,7 @@ func SetFlagsWhileQuiet(ctx context.Context, tx pgx.Tx, flags []SentFlag) (bool,
 		fmt.Fprintf(&b, flagsUpdate, i, table, strings.Join(set, ", "), strings.Join(agg, ", "), n+1, n+2, n+3, n+4)
 	}
 	b.WriteString(flagsResult)
-	var ok bool
-	if err := tx.QueryRow(ctx, b.String(), args...).Scan(&ok); err != nil {
-		return false, fmt.Errorf("set WhatsApp flags on %d records: %w", len(flags), err)
-	}
-	return ok, nil
+	return b.String(), args
 }
 
 // Note is a chatter message on an order or invoice.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // WriteBack is a sent message whose trace in Odoo is still to write: the chatter
@@ -69,7 +67,7 @@ FROM (SELECT id FROM whatsapp_message WHERE id = ANY($1) AND %[1]s ORDER BY id F
 WHERE m.id = l.id`
 
 // NotesWritten clears the note of rows ids, in the transaction that wrote them.
-func NotesWritten(ctx context.Context, tx pgx.Tx, ids []int) error {
+func NotesWritten(ctx context.Context, tx DBTX, ids []int) error {
 	if _, err := tx.Exec(ctx, fmt.Sprintf(clearPending, "note_pending"), ids); err != nil {
 		return fmt.Errorf("mark %d chatter notes written: %w", len(ids), err)
 	}
@@ -77,7 +75,7 @@ func NotesWritten(ctx context.Context, tx pgx.Tx, ids []int) error {
 }
 
 // FlagsWritten clears the flags of rows ids, in the transaction that wrote them.
-func FlagsWritten(ctx context.Context, tx pgx.Tx, ids []int) error {
+func FlagsWritten(ctx context.Context, tx DBTX, ids []int) error {
 	if _, err := tx.Exec(ctx, fmt.Sprintf(clearPending, "flags_pending"), ids); err != nil {
 		return fmt.Errorf("mark %d flags written: %w", len(ids), err)
 	}

@@ -16,7 +16,7 @@ import (
 // deadlocked with a status batch holding the lower row and wanting the higher.
 func TestWrittenLocksInIDOrder(t *testing.T) {
 	t.Parallel()
-	for name, written := range map[string]func(context.Context, pgx.Tx, []int) error{
+	for name, written := range map[string]func(context.Context, outbox.DBTX, []int) error{
 		"flags": outbox.FlagsWritten, "notes": outbox.NotesWritten,
 	} {
 		t.Run(name, func(t *testing.T) {

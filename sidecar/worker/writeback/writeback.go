@@ -7,7 +7,7 @@
 // row, which Odoo's REPEATABLE READ transactions must not see change under them
 // (an order being confirmed while its flag is written fails and Odoo replays the
 // request): flags are written only by a statement that finds no other transaction
-// open on the database (odoo.SetFlagsWhileQuiet), at the next such moment, so a user
+// open on the database from the write to its commit (odoo.WriteFlags), at the next such moment, so a user
 // sees a flag a moment after the message left, typically well under a second, and
 // later while Odoo is busy without pause. Nothing is lost meanwhile: the row says
 // what is pending (note_pending, flags_pending).
@@ -41,6 +41,9 @@ type Writer struct {
 	PollInterval time.Duration
 	// BatchSize rows per pass; zero means 500.
 	BatchSize int
+	// BeforeFlagsCommit, when set, runs once a batch's flags are written, just
+	// before their commit: the point where a test opens an Odoo transaction.
+	BeforeFlagsCommit func()
 }
 
 func (w *Writer) defaults() {
@@ -169,29 +172,20 @@ func (w *Writer) flags(ctx context.Context) (n int, quiet bool, err error) {
 		ids[i] = r.RowID
 		flags[i] = odoo.SentFlag{Kind: r.Kind, ResID: r.ResID, At: r.SentAt}
 	}
-	err = odoo.WithLockTimeout(ctx, w.Pool, func(tx pgx.Tx) error {
-		// A lost commit is redone: the row still says its flags are pending.
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
-		}
+	quiet, err = odoo.WriteFlags(ctx, w.Pool, flags, func(ctx context.Context, tx odoo.DBTX) error {
 		if err := outbox.FlagsWritten(ctx, tx, ids); err != nil {
 			return err
 		}
-		if quiet, err = odoo.SetFlagsWhileQuiet(ctx, tx, flags); err != nil {
-			return err
-		}
-		if !quiet {
-			return errNotQuiet
+		if w.BeforeFlagsCommit != nil {
+			w.BeforeFlagsCommit()
 		}
 		return nil
 	})
-	if err == errNotQuiet {
-		return 0, false, nil
-	}
 	if err != nil {
 		return 0, true, err
 	}
+	if !quiet {
+		return 0, false, nil
+	}
 	return len(rows), true, nil
 }
-
-var errNotQuiet = fmt.Errorf("odoo busy")

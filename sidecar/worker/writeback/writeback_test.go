@@ -196,6 +196,51 @@ func TestPaymentNeverFailsOnFlags(t *testing.T) {
 	}
 }
 
+// The window the statement's own look leaves: an Odoo transaction that takes its
+// snapshot after the flags' statement started and before it commits. It is opened
+// at the named point between the write and the commit: the sidecar rolls back and
+// writes the flags once the transaction is over, and Odoo's update never fails.
+func TestOdooTransactionBegunDuringTheFlagsWriteNeverFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	order, err := odoosim.NewQuotation(ctx, b.db.Pool(t), odoosim.PartnerAwa, 1000, 180)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tx pgx.Tx
+	b.writer.BeforeFlagsCommit = func() {
+		if tx != nil {
+			return
+		}
+		tx = b.odooTx(t)
+		var state string
+		if err := tx.QueryRow(ctx, `SELECT state FROM sale_order WHERE id = $1`, order).Scan(&state); err != nil {
+			t.Error(err)
+		}
+	}
+	if waiting := b.sendAll(t); !waiting {
+		t.Fatal("the flags were committed though an Odoo transaction began before their commit")
+	}
+	if tx == nil {
+		t.Fatal("no flags were written: the test tests nothing")
+	}
+	if _, err := tx.Exec(ctx, `UPDATE sale_order SET state = 'sale' WHERE id = $1`, order); err != nil {
+		t.Fatalf("Odoo's update failed: %v (serialization failure: %v)", err, isSerializationFailure(err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("Odoo's commit failed: %v", err)
+	}
+	if waiting := b.sendAll(t); waiting {
+		t.Fatal("the flags still wait with no transaction open")
+	}
+	var flagged bool
+	b.db.QueryRow(t, []any{&flagged}, `SELECT COALESCE(x_whatsapp_creation_sent, false) AND state = 'sale' FROM sale_order WHERE id = $1`, order)
+	if !flagged {
+		t.Error("the order is not both confirmed and flagged")
+	}
+}
+
 // What the waiting avoids, for the record: a flag committed under an open
 // REPEATABLE READ transaction makes that transaction's update of the same order
 // fail. (The test fails if PostgreSQL ever stops behaving so: then the waiting
