@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/odoo-whatsapp/whatsapp-sidecar/sidecar/notify"
 )
 
 // writeBack is the SQL that marks a row's Odoo write-back pending when it becomes
@@ -25,9 +27,11 @@ type Sent struct {
 	Request     []byte // the request body, kept as raw_payload
 	Response    []byte // Meta's answer, kept as raw_response
 	At          time.Time
-	// Rendered fields the row may not have had (an intent row the sender composed).
+	// Rendered fields the row may not have had (an intent row the sender composed):
+	// Discuss and Odoo's form show them.
 	Content string
 	Type    string
+	Buttons []notify.Button
 }
 
 // MarkSent records accepted sends in one statement. A status webhook may have
@@ -41,10 +45,12 @@ func MarkSent(ctx context.Context, q DBTX, sent []Sent) error {
 	n := len(sent)
 	ids := make([]int, n)
 	wamids, phones, reqs, resps, contents, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	buttons := make([]*string, n)
 	ats := make([]time.Time, n)
 	for i, s := range sent {
 		ids[i], wamids[i], phones[i], reqs[i], resps[i], ats[i] = s.RowID, s.WaMessageID, s.Phone, string(s.Request), string(s.Response), s.At.UTC()
 		contents[i], types[i] = s.Content, s.Type
+		buttons[i] = jsonOrNull(s.Buttons, len(s.Buttons) > 0)
 	}
 	_, err := q.Exec(ctx, `
 		UPDATE whatsapp_message m SET
@@ -56,14 +62,15 @@ func MarkSent(ctx context.Context, q DBTX, sent []Sent) error {
 		    phone = COALESCE(NULLIF(s.phone, ''), m.phone),
 		    content = COALESCE(NULLIF(s.content, ''), m.content),
 		    message_type = COALESCE(NULLIF(s.type, ''), m.message_type),
+		    buttons = COALESCE(m.buttons, s.buttons),
 		    raw_payload = s.req, raw_response = s.resp,
 		    sent_at = COALESCE(m.sent_at, s.at), next_attempt_at = NULL, claimed_by = NULL, retry_reason = NULL,
 		    error_code = NULL, error_message = NULL,
 		    write_date = `+now+`
-		FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamp[], $7::text[], $8::text[])
-		    AS s(id, wamid, phone, req, resp, at, content, type)
+		FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamp[], $7::text[], $8::text[], $9::text[])
+		    AS s(id, wamid, phone, req, resp, at, content, type, buttons)
 		WHERE m.id = s.id AND m.status <> 'failed'`,
-		ids, wamids, phones, reqs, resps, ats, contents, types)
+		ids, wamids, phones, reqs, resps, ats, contents, types, buttons)
 	if err != nil {
 		return fmt.Errorf("record %d sent messages: %w", n, err)
 	}

@@ -29,8 +29,9 @@ type outgoing struct {
 	template bool
 	content  string // the text, for rows queued as intents
 	rowType  whatsapp.MessageType
-	record   string // the order or invoice name, for the chatter note
-	summary  string // what the chatter note says was sent
+	buttons  []notify.Button // the reply buttons sent, for rows queued as intents
+	record   string          // the order or invoice name, for the chatter note
+	summary  string          // what the chatter note says was sent
 }
 
 var bodyPlaceholder = regexp.MustCompile(`\{\{\s*([a-zA-Z0-9_]+)\s*\}\}`)
@@ -78,6 +79,7 @@ func (s *Sender) build(ctx context.Context, p outbox.Claimed, acc *accounts.Acco
 			buttons[i] = whatsapp.ButtonReply{ID: b.ID, Title: b.Title}
 		}
 		msg = whatsapp.ButtonsMessage(to.E164, p.Content, buttons...)
+		out.buttons = p.Buttons
 	case p.Type == "document", p.Type == "image", p.Type == "video", p.Type == "audio", p.Type == "sticker":
 		media, err := s.media(ctx, &p, acc)
 		if err != nil {

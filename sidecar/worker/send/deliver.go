@@ -121,7 +121,7 @@ func (r *run) deliver(c outbox.Claimed) {
 		s.observeResent()
 	}
 	r.recorder.add(outbox.Sent{RowID: c.ID, WaMessageID: res.MessageID, Phone: to.E164, Request: request, Response: res.Raw,
-		At: s.Now(), Content: out.content, Type: string(out.rowType)})
+		At: s.Now(), Content: out.content, Type: string(out.rowType), Buttons: out.buttons})
 }
 
 // settleError records an error met before the dispatch: ours and final (a

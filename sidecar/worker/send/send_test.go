@@ -352,6 +352,12 @@ func TestQueuedRowIsTheAPI(t *testing.T) {
 	if summary := byTo["+221771234567"]; summary.Interactive == nil || !strings.Contains(summary.Interactive.Body.Text, "S00026") || len(summary.Interactive.Action.Buttons) != 3 {
 		t.Errorf("order summary intent to Awa rendered as %+v, want S00026 with three buttons", summary)
 	}
+	// What was sent is on the row, buttons included: Odoo's form and Discuss show it.
+	var content, buttons string
+	b.db.QueryRow(t, []any{&content, &buttons}, `SELECT COALESCE(content, ''), COALESCE(buttons, '') FROM whatsapp_message WHERE kind = 'order_summary'`)
+	if !strings.Contains(content, "S00026") || strings.Count(buttons, `"title"`) != 3 {
+		t.Errorf("the intent row holds content %q and buttons %q, want the summary and its three buttons", content, buttons)
+	}
 }
 
 // A Meta outage (5xx) delays messages; none is lost, none is sent twice.
