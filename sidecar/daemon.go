@@ -194,7 +194,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	syncer := &templates.Syncer{Pool: d.pool, Accounts: d.accounts, Logger: d.logger, Bell: templateBell,
 		OnSync: func(ctx context.Context) { d.reloadAccounts(ctx) }}
 
-	if d.ops, err = d.listen(metricsListener, d.cfg.MetricsAddr, ops.Handler(d.reg.Registry, d.logger, d.readinessChecks()...)); err != nil {
+	opsHandler := ops.Handler(d.reg.Registry, d.logger, d.readinessChecks()...)
+	if d.cfg.DebugPprof {
+		opsHandler = ops.WithProfiling(opsHandler)
+	}
+	if d.ops, err = d.listen(metricsListener, d.cfg.MetricsAddr, opsHandler); err != nil {
 		return err
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -98,5 +99,29 @@ func TestDatabaseConnectionsKilledMidRun(t *testing.T) {
 	})
 	if n := emulatortest.Accepted(emu); n != 40 {
 		t.Errorf("the emulator accepted %d messages, want exactly 40", n)
+	}
+}
+
+// Go's profiles are served only when an operator asks for them, on the private
+// listener.
+func TestProfilesOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	db, emu := withAccount(t)
+	for _, c := range []struct {
+		env  string
+		want int
+	}{{"false", http.StatusNotFound}, {"true", http.StatusOK}} {
+		d := startDaemon(t, db, emu, map[string]string{"DEBUG_PPROF": c.env})
+		resp, err := http.Get("http://" + d.MetricsAddr() + "/debug/pprof/heap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("DEBUG_PPROF=%s: /debug/pprof/heap answered %d, want %d", c.env, resp.StatusCode, c.want)
+		}
+		if err := d.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -65,6 +65,9 @@ type Config struct {
 	// operators (package worker/discuss); off, Discuss shows nothing of WhatsApp.
 	DiscussInbox bool `env:"DISCUSS_INBOX, default=true"`
 
+	// DebugPprof serves Go's profiles at /debug/pprof/ on METRICS_ADDR.
+	DebugPprof bool `env:"DEBUG_PPROF, default=false"`
+
 	LogLevel  string `env:"LOG_LEVEL, default=info"`
 	LogFormat string `env:"LOG_FORMAT"` // text, json, or empty: text on a terminal, JSON otherwise
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,5 +68,19 @@ func Handler(reg *prometheus.Registry, logger *slog.Logger, checks ...Check) htt
 		w.WriteHeader(status)
 		fmt.Fprint(w, body)
 	})
+	return mux
+}
+
+// WithProfiling adds Go's profiles (/debug/pprof/: heap, CPU, goroutines) to h, for
+// an operator who measures where memory or CPU goes (DEBUG_PPROF=true). They stay
+// on the private listener, like the metrics.
+func WithProfiling(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
