@@ -68,14 +68,8 @@ func TestKillNineMidBurstThenRestart(t *testing.T) {
 		cmd.Stderr = os.Stderr
 		// Dies with the test binary, even when a timeout panic skips the cleanups.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := server.PassListeners(cmd, map[string]*net.TCPListener{"webhook": ln.(*net.TCPListener)}); err != nil {
+		if err := server.StartWithListeners(cmd, map[string]*net.TCPListener{"webhook": ln.(*net.TCPListener)}); err != nil {
 			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range cmd.ExtraFiles {
-			f.Close()
 		}
 		return cmd
 	}

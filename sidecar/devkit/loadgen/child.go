@@ -71,19 +71,12 @@ func startSidecar(ctx context.Context, cfg Config, dbURL, apiURL string, socks *
 	cmd := exec.Command(cfg.Binary, "run")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "WHATSAPP_API_URL="+apiURL, "LOG_FORMAT=json", "LOG_LEVEL=info")
 	cmd.Env = append(cmd.Env, cfg.SidecarEnv...)
-	if err := server.PassListeners(cmd, map[string]*net.TCPListener{"webhook": socks.webhook, "metrics": socks.metrics}); err != nil {
-		return nil, err
-	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("sidecar stderr: %w", err)
 	}
-	err = cmd.Start()
-	for _, f := range cmd.ExtraFiles {
-		f.Close()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("start %s run: %w", cfg.Binary, err)
+	if err := server.StartWithListeners(cmd, map[string]*net.TCPListener{"webhook": socks.webhook, "metrics": socks.metrics}); err != nil {
+		return nil, err
 	}
 	c := &child{cmd: cmd, metricsAddr: socks.metrics.Addr().String(), logDone: make(chan struct{})}
 	listening := make(chan string, 2)

@@ -56,13 +56,26 @@ func Activated() (map[string]net.Listener, error) {
 	return listeners, nil
 }
 
-// PassListeners makes cmd start as systemd starts a socket-activated service:
+// StartWithListeners starts cmd as systemd starts a socket-activated service:
 // each listener's socket is passed to it under its name, so the port stays bound
 // across the child's restarts and nothing else can take it in between. cmd runs
 // through /bin/sh, which sets LISTEN_PID to its own pid before exec-ing the
-// command (a child's pid exists only once it is started). The caller closes
-// cmd.ExtraFiles once cmd has started.
-func PassListeners(cmd *exec.Cmd, listeners map[string]*net.TCPListener) error {
+// command (a child's pid exists only once it is started).
+func StartWithListeners(cmd *exec.Cmd, listeners map[string]*net.TCPListener) error {
+	if err := passListeners(cmd, listeners); err != nil {
+		return err
+	}
+	err := cmd.Start()
+	for _, f := range cmd.ExtraFiles {
+		f.Close() // the child has its copies; the listeners keep theirs
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", cmd.Args[3], err)
+	}
+	return nil
+}
+
+func passListeners(cmd *exec.Cmd, listeners map[string]*net.TCPListener) error {
 	if len(cmd.ExtraFiles) > 0 {
 		return errors.New("pass listeners: the command already has extra files; the sockets must come first")
 	}

@@ -43,16 +43,10 @@ func TestPassedListenerServesInTheChild(t *testing.T) {
 	cmd.Env = append(os.Environ(), "SERVER_TEST_ACTIVATED_CHILD=1")
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := server.PassListeners(cmd, map[string]*net.TCPListener{"webhook": ln.(*net.TCPListener)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
+	if err := server.StartWithListeners(cmd, map[string]*net.TCPListener{"webhook": ln.(*net.TCPListener)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for _, f := range cmd.ExtraFiles {
-		f.Close()
-	}
 
 	// The parent never accepts: the answer comes from the child's copy of the socket.
 	resp, err := http.Get("http://" + ln.Addr().String() + "/")

@@ -89,6 +89,22 @@ func (b *bundle) odooTx(t *testing.T) pgx.Tx {
 	return tx
 }
 
+// odooConfirms ends Odoo's request: it confirms the orders from first on (the
+// test's newest) and commits; then the flags that waited for it are written.
+func (b *bundle) odooConfirms(t *testing.T, tx pgx.Tx, first int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := tx.Exec(ctx, `UPDATE sale_order SET state = 'sale' WHERE id >= $1`, first); err != nil {
+		t.Fatalf("Odoo's update failed: %v (serialization failure: %v)", err, isSerializationFailure(err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("Odoo's commit failed: %v", err)
+	}
+	if waiting := b.sendAll(t); waiting {
+		t.Fatal("the flags still wait with no transaction open")
+	}
+}
+
 func isSerializationFailure(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "40001"
@@ -133,15 +149,7 @@ func TestOdooTransactionNeverFailsOnFlags(t *testing.T) {
 			if at := emulatortest.Accepted(b.emu); at != n {
 				t.Fatalf("%d notifications reached Meta, want %d", at, n)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE sale_order SET state = 'sale' WHERE id >= $1`, first); err != nil {
-				t.Fatalf("Odoo's update failed: %v (serialization failure: %v)", err, isSerializationFailure(err))
-			}
-			if err := tx.Commit(ctx); err != nil {
-				t.Fatalf("Odoo's commit failed: %v", err)
-			}
-			if waiting := b.sendAll(t); waiting {
-				t.Fatal("the flags still wait with no transaction open")
-			}
+			b.odooConfirms(t, tx, first)
 			var flagged int
 			b.db.QueryRow(t, []any{&flagged}, `SELECT count(*) FROM sale_order WHERE id >= $1 AND x_whatsapp_creation_sent
 				AND x_whatsapp_creation_sent_date IS NOT NULL AND state = 'sale'`, first)
@@ -225,15 +233,7 @@ func TestOdooTransactionBegunDuringTheFlagsWriteNeverFails(t *testing.T) {
 	if tx == nil {
 		t.Fatal("no flags were written: the test tests nothing")
 	}
-	if _, err := tx.Exec(ctx, `UPDATE sale_order SET state = 'sale' WHERE id = $1`, order); err != nil {
-		t.Fatalf("Odoo's update failed: %v (serialization failure: %v)", err, isSerializationFailure(err))
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatalf("Odoo's commit failed: %v", err)
-	}
-	if waiting := b.sendAll(t); waiting {
-		t.Fatal("the flags still wait with no transaction open")
-	}
+	b.odooConfirms(t, tx, order)
 	var flagged bool
 	b.db.QueryRow(t, []any{&flagged}, `SELECT COALESCE(x_whatsapp_creation_sent, false) AND state = 'sale' FROM sale_order WHERE id = $1`, order)
 	if !flagged {
