@@ -116,8 +116,8 @@ func IsQuiet(ctx context.Context, q interface {
 // So the database is looked at twice. The write's statement writes nothing if an
 // Odoo transaction is open when it starts. The commit is sent in one message with
 // a last look that rolls back if one began meanwhile (while the statement ran, or
-// then ran): what is left is the time PostgreSQL takes between that look and the
-// commit in the same message, not a round trip or a statement.
+// before the commit was sent): what is left is the time PostgreSQL takes between
+// that look and the commit in the same message, not a round trip or a statement.
 //
 // Each record is updated once, all its flags together: two data-modifying CTEs
 // updating the same row in one statement keep only one of the two changes, so an
