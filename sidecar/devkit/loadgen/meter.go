@@ -55,6 +55,7 @@ var (
 	validateButton = []byte(`"id":"` + notify.ButtonValidateOrder)
 	queuedText     = []byte(`"body":"load `)
 	recipientKey   = []byte(`"to":"`)
+	callbackKey    = []byte(`"biz_opaque_callback_data":"`)
 )
 
 func newMeter(replyShare float64, replyAfter time.Duration) *meter {
@@ -79,17 +80,23 @@ func (m *meter) onMessage(body []byte) {
 
 // rowID finds biz_opaque_callback_data without decoding the whole request.
 func rowID(body []byte) int {
-	const key = `"biz_opaque_callback_data":"`
-	i := bytes.Index(body, []byte(key))
+	data, _ := stringAfter(body, callbackKey)
+	return outbox.RowFromCallbackData(data)
+}
+
+// stringAfter returns the rest of the JSON string that key (ending inside it)
+// starts in body, without decoding the whole request.
+func stringAfter(body, key []byte) (string, bool) {
+	i := bytes.Index(body, key)
 	if i < 0 {
-		return 0
+		return "", false
 	}
 	rest := body[i+len(key):]
 	j := bytes.IndexByte(rest, '"')
 	if j < 0 {
-		return 0
+		return "", false
 	}
-	return outbox.RowFromCallbackData(string(rest[:j]))
+	return string(rest[:j]), true
 }
 
 // maybeReply picks, by a hash of the recipient so a rerun picks the same ones, the
@@ -99,16 +106,10 @@ func (m *meter) maybeReply(body []byte, now time.Time) {
 	if m.replyShare <= 0 {
 		return
 	}
-	i := bytes.Index(body, recipientKey)
-	if i < 0 {
+	to, ok := stringAfter(body, recipientKey)
+	if !ok {
 		return
 	}
-	rest := body[i+len(recipientKey):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return
-	}
-	to := string(rest[:j])
 	h := fnv.New64a()
 	io.WriteString(h, to)
 	x := float64(h.Sum64()%10000) / 10000
@@ -117,11 +118,11 @@ func (m *meter) maybeReply(body []byte, now time.Time) {
 	}
 	in := emulator.Inbound{From: to, Type: "text", Text: "Merci, bien reçu"}
 	if x < m.replyShare/2 {
-		id := buttonID(body)
-		if id == "" {
+		order, ok := stringAfter(body, validateButton)
+		if !ok {
 			return
 		}
-		in = emulator.Inbound{From: to, Type: "button_reply", ID: id, Title: "Valider"}
+		in = emulator.Inbound{From: to, Type: "button_reply", ID: notify.ButtonValidateOrder + order, Title: "Valider"}
 	}
 	m.unanswered.Add(1)
 	select {
@@ -129,19 +130,6 @@ func (m *meter) maybeReply(body []byte, now time.Time) {
 	default: // more answers waiting than any run makes: drop
 		m.unanswered.Add(-1)
 	}
-}
-
-func buttonID(body []byte) string {
-	i := bytes.Index(body, validateButton)
-	if i < 0 {
-		return ""
-	}
-	rest := body[i+len(`"id":"`):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return ""
-	}
-	return string(rest[:j])
 }
 
 // onWebhook is the emulator's OnWebhook hook.
