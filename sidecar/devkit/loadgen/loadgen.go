@@ -391,9 +391,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	rep.LatencySamples = len(lat)
-	if len(lat) > 0 {
-		rep.LatencyP50Ms, rep.LatencyP99Ms = ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100])
-	}
+	rep.LatencyP50Ms, rep.LatencyP99Ms = quantile(lat, 0.5), quantile(lat, 0.99)
 	fmt.Fprintf(out, "at %.0f events/s: commit -> request p50 %.1f ms, p99 %.1f ms (%d messages)\n",
 		cfg.Rate, rep.LatencyP50Ms, rep.LatencyP99Ms, len(lat))
 	rss, _ = child.sample()
