@@ -162,12 +162,12 @@ func startPrometheus(t *testing.T, bin, target string) string {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	listening := make(chan string, 1)
-	go func() {
+	go func() { // reads stderr to its end: Prometheus blocks on a full pipe
 		defer close(listening)
-		lines := bufio.NewScanner(stderr)
-		for lines.Scan() {
-			if _, addr, ok := strings.Cut(lines.Text(), `msg="Listening on" address=`); ok {
+		for lines, told := bufio.NewScanner(stderr), false; lines.Scan(); {
+			if _, addr, ok := strings.Cut(lines.Text(), `msg="Listening on" address=`); ok && !told {
 				listening <- strings.Fields(addr)[0]
+				told = true
 			}
 		}
 	}()
@@ -175,10 +175,6 @@ func startPrometheus(t *testing.T, bin, target string) string {
 	if !ok {
 		t.Fatal("Prometheus exited without listening")
 	}
-	go func() {
-		for range listening { // drain: Prometheus blocks on a full stderr pipe
-		}
-	}()
 	base := "http://" + addr
 	pgtest.Eventually(t, "Prometheus to scrape the sidecar", func() bool {
 		resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(`up{job="whatsapp-sidecar"} == 1`))
