@@ -57,6 +57,9 @@ type Options struct {
 	// MaxDownloadBytes caps DownloadMedia; default 100 MiB, the largest media
 	// Meta delivers (D: business-phone-numbers/media).
 	MaxDownloadBytes int64
+	// RequestTimeout bounds one HTTP attempt, reading the answer included,
+	// whatever deadline the caller's context has; default 60s.
+	RequestTimeout time.Duration
 }
 
 // RetryPolicy is exponential backoff with full jitter: before attempt n+1
@@ -105,7 +108,10 @@ func NewHTTPClient() *http.Client {
 	t.IdleConnTimeout = 90 * time.Second
 	t.ForceAttemptHTTP2 = true
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return &http.Client{Transport: newH2CTransport(t), Timeout: 60 * time.Second}
+	// No Client.Timeout: it costs two goroutines per request in flight (a timer
+	// and the legacy cancel channel's watcher); do bounds each request with its
+	// context instead.
+	return &http.Client{Transport: newH2CTransport(t)}
 }
 
 // Client calls the Cloud API for one WhatsApp Business account. It is safe
@@ -122,6 +128,8 @@ type Client struct {
 	metrics    *Metrics
 	log        *slog.Logger
 	maxDL      int64
+	// requestTimeout bounds one attempt (Options.RequestTimeout).
+	requestTimeout time.Duration
 
 	limiters sync.Map // phone number ID -> *rate.Limiter
 
@@ -158,21 +166,25 @@ func NewClient(opts Options) (*Client, error) {
 	if opts.MaxDownloadBytes <= 0 {
 		opts.MaxDownloadBytes = 100 << 20
 	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 60 * time.Second
+	}
 	return &Client{
-		base:       strings.TrimRight(opts.BaseURL, "/"),
-		baseHost:   u.Host,
-		token:      opts.AccessToken,
-		authHeader: "Bearer " + opts.AccessToken,
-		hc:         opts.HTTPClient,
-		rate:       rate.Limit(opts.RatePerSecond),
-		burst:      opts.Burst,
-		retry:      opts.Retry.withDefaults(),
-		metrics:    opts.Metrics,
-		log:        opts.Logger,
-		maxDL:      opts.MaxDownloadBytes,
-		now:        time.Now,
-		sleep:      sleepCtx,
-		jitter:     func(d time.Duration) time.Duration { return rand.N(d + 1) },
+		base:           strings.TrimRight(opts.BaseURL, "/"),
+		baseHost:       u.Host,
+		token:          opts.AccessToken,
+		authHeader:     "Bearer " + opts.AccessToken,
+		hc:             opts.HTTPClient,
+		rate:           rate.Limit(opts.RatePerSecond),
+		burst:          opts.Burst,
+		retry:          opts.Retry.withDefaults(),
+		metrics:        opts.Metrics,
+		log:            opts.Logger,
+		maxDL:          opts.MaxDownloadBytes,
+		requestTimeout: opts.RequestTimeout,
+		now:            time.Now,
+		sleep:          sleepCtx,
+		jitter:         func(d time.Duration) time.Duration { return rand.N(d + 1) },
 	}, nil
 }
 
@@ -376,6 +388,8 @@ func (c *Client) retriable(s callSpec, err error) bool {
 
 // do is one HTTP attempt.
 func (c *Client) do(ctx context.Context, s callSpec) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
+	defer cancel()
 	var written atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) }}
 	var body io.Reader

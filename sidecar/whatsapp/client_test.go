@@ -515,3 +515,29 @@ func BenchmarkClientSend(b *testing.B) {
 		}
 	})
 }
+
+// A Meta that accepts a request and never answers does not hold a send forever,
+// even when the caller's context has no deadline: the attempt ends, its outcome
+// unknown (the request was written).
+func TestRequestTimeoutEndsAHungAttempt(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/messages") {
+			http.NotFound(w, r) // the client's h2c probe
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	c, _ := newTestClient(t, srv.URL+"/v21.0", Options{RequestTimeout: 50 * time.Millisecond, Retry: RetryPolicy{MaxAttempts: 1}})
+	_, err := c.Send(context.Background(), "106540352242922", TextMessage(to, "Bonjour"))
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("send to a Meta that never answers: %v, want an outcome unknown", err)
+	}
+}
