@@ -141,6 +141,7 @@ func (r *run) retry(c outbox.Claimed, at time.Time, code int, msg, reason string
 	r.write("requeueing a message", c, func(ctx context.Context) error {
 		return outbox.MarkRetry(ctx, r.s.Pool, c.Owner, c.ID, at, code, msg, reason)
 	})
+	r.dueStale.Store(true) // before the lane is freed, which wakes the loop
 }
 
 // release gives back a row that never left (stopping during its pacing wait).
@@ -160,6 +161,7 @@ func (r *run) unknown(c outbox.Claimed, what string) {
 	r.write("recording a send of unknown fate", c, func(ctx context.Context) error {
 		return outbox.MarkUnknown(ctx, r.s.Pool, c.Owner, c.ID, r.s.Unknown, what)
 	})
+	r.dueStale.Store(true)
 }
 
 // failed records a final failure on the row and on the record's chatter.

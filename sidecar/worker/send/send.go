@@ -187,6 +187,15 @@ type run struct {
 	free     chan struct{}
 	recorder *recorder
 	dispatch *dispatcher
+
+	// dueStale says the earliest retry time must be read again: at the start, at
+	// each poll, when it fell due, and after this run requeued a row for later.
+	// Only senders set a later next_attempt_at (a row queued by anyone else is due
+	// at once), so between those it moves earlier only by another process's retry,
+	// which the poll finds; the loop does not ask after every claim (a commit each).
+	dueStale atomic.Bool
+	dueAt    time.Time // the loop's goroutine only
+	dueKnown bool
 }
 
 // runOwned is one owner's life: it claims and sends until fetch ends (drain: until
@@ -199,6 +208,7 @@ func (s *Sender) runOwned(fetch, work context.Context, drain bool, total *atomic
 	watch, stopWatch := context.WithCancel(work)
 	go o.Watch(watch, 2*time.Second)
 	r := &run{s: s, owner: o, fetch: fetch, work: work, free: make(chan struct{}, 1)}
+	r.dueStale.Store(true)
 	r.recorder = newRecorder(r)
 	r.dispatch = newDispatcher(r)
 	defer func() {
@@ -293,10 +303,12 @@ func (s *Sender) runOwned(fetch, work context.Context, drain bool, total *atomic
 		case <-s.Bell:
 		case <-r.free:
 		case <-poll.C:
+			r.dueStale.Store(true)
 			if rescued, err := outbox.Rescue(fetch, s.Pool, s.Unknown); err == nil {
 				s.observeRescue(rescued)
 			}
 		case <-r.nextDue():
+			r.dueStale.Store(true)
 		}
 	}
 	return nil
@@ -305,8 +317,19 @@ func (s *Sender) runOwned(fetch, work context.Context, drain bool, total *atomic
 // nextDue fires when the earliest row waiting for a retry becomes due, if that is
 // sooner than the poll.
 func (r *run) nextDue() <-chan time.Time {
-	d, ok, err := outbox.NextDue(r.fetch, r.s.Pool)
-	if err != nil || !ok || d > r.s.PollInterval {
+	if r.dueStale.Swap(false) {
+		d, ok, err := outbox.NextDue(r.fetch, r.s.Pool)
+		if err != nil {
+			r.dueStale.Store(true)
+			return nil
+		}
+		r.dueAt, r.dueKnown = time.Now().Add(d), ok
+	}
+	if !r.dueKnown {
+		return nil
+	}
+	d := time.Until(r.dueAt)
+	if d > r.s.PollInterval {
 		return nil
 	}
 	return time.After(max(d, 10*time.Millisecond))
