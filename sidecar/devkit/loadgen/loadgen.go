@@ -321,11 +321,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if err := ph.begin(ctx, "statuses drain"); err != nil {
 			return rep, err
 		}
-		appliedEnd, err := drainStatuses(ctx, cfg.Progress, m, child, emu)
+		appliedEnd, looks, err := drainStatuses(ctx, cfg.Progress, pool, m, child, emu)
 		if err != nil {
 			return rep, err
 		}
-		if _, err := ph.end(ctx, 0, 0, cfg.StatsSettle); err != nil {
+		if _, err := ph.end(ctx, 0, looks, cfg.StatsSettle); err != nil {
 			return rep, err
 		}
 		first, last := m.window()
