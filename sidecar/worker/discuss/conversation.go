@@ -151,6 +151,44 @@ func nextWindowClose(ctx context.Context, q odiscuss.DBTX) (d time.Duration, ok 
 	return time.Duration(*secs * float64(time.Second)), true, nil
 }
 
+// lookups remembers, within one transaction, what every row of its batch reads
+// alike: a configuration's operators and business partner (five statements a post
+// otherwise, for rows of the same configuration).
+type lookups struct {
+	operatorsOf map[int][]int
+	businessOf  map[int]odiscuss.Partner
+}
+
+func (l *lookups) operators(ctx context.Context, q odiscuss.DBTX, configID int) ([]int, error) {
+	if ids, ok := l.operatorsOf[configID]; ok {
+		return ids, nil
+	}
+	ids, err := operatorPartners(ctx, q, configID)
+	if err != nil {
+		return nil, err
+	}
+	if l.operatorsOf == nil {
+		l.operatorsOf = map[int][]int{}
+	}
+	l.operatorsOf[configID] = ids
+	return ids, nil
+}
+
+func (l *lookups) business(ctx context.Context, q odiscuss.DBTX, configID int) (odiscuss.Partner, error) {
+	if p, ok := l.businessOf[configID]; ok {
+		return p, nil
+	}
+	p, err := businessPartner(ctx, q, configID)
+	if err != nil {
+		return odiscuss.Partner{}, err
+	}
+	if l.businessOf == nil {
+		l.businessOf = map[int]odiscuss.Partner{}
+	}
+	l.businessOf[configID] = p
+	return p, nil
+}
+
 // operatorPartners are the partners of a configuration's operators: its
 // operator_ids, else the users of the Sales team (sales_team.team_sales_department),
 // else the administrator (base.user_admin).

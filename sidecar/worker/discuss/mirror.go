@@ -24,8 +24,9 @@ func (w *Worker) mirror(ctx context.Context, rows []outbox.DiscussRow) (int, err
 	var whats []string
 	err := w.change(ctx, func(tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus) error {
 		whats = whats[:0]
+		seen := &lookups{}
 		for _, r := range rows {
-			what, err := w.mirrorOne(ctx, tx, refs, bus, r)
+			what, err := w.mirrorOne(ctx, tx, refs, bus, seen, r)
 			if err != nil {
 				return fmt.Errorf("message %d: %w", r.ID, err)
 			}
@@ -71,7 +72,7 @@ func (w *Worker) counted(r outbox.DiscussRow, what string) {
 
 // mirrorOne brings the channel up to date with one message: posts it, or moves the
 // status shown under it. what says which, for the metrics ("" when nothing was due).
-func (w *Worker) mirrorOne(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, r outbox.DiscussRow) (what string, err error) {
+func (w *Worker) mirrorOne(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, seen *lookups, r outbox.DiscussRow) (what string, err error) {
 	// Another replica may have done it between the listing and the lock.
 	st, found, err := outbox.DiscussStateOf(ctx, tx, r.ID)
 	if err != nil || !found || st.Shown == st.Status {
@@ -85,7 +86,7 @@ func (w *Worker) mirrorOne(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, b
 	if r.Direction == "in" {
 		what = "customer"
 	}
-	return what, w.post(ctx, tx, refs, bus, r)
+	return what, w.post(ctx, tx, refs, bus, seen, r)
 }
 
 // moveStatus shows a posted message's new status.
@@ -120,7 +121,7 @@ func errorText(r outbox.DiscussRow) string {
 
 // post writes a message the channel does not show yet, creating the conversation
 // (ours: a notification to a customer who never wrote) and its channel as needed.
-func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, r outbox.DiscussRow) error {
+func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *odiscuss.Bus, seen *lookups, r outbox.DiscussRow) error {
 	conv, ok, err := w.conversationFor(ctx, tx, r)
 	if err != nil {
 		return err
@@ -132,11 +133,11 @@ func (w *Worker) post(ctx context.Context, tx pgx.Tx, refs odiscuss.Refs, bus *o
 	}
 	wd := w.words(conv.ConfigID)
 	now := w.Now()
-	ch, created, err := w.channelFor(ctx, tx, bus, &conv)
+	ch, created, err := w.channelFor(ctx, tx, bus, seen, &conv)
 	if err != nil {
 		return err
 	}
-	author, err := w.author(ctx, tx, &conv, r, wd, now)
+	author, err := w.author(ctx, tx, seen, &conv, r, wd, now)
 	if err != nil {
 		return err
 	}
@@ -290,8 +291,8 @@ func (w *Worker) conversationFor(ctx context.Context, tx pgx.Tx, r outbox.Discus
 // channelFor is the conversation's channel, created with the configuration's
 // operators as members when it has none (created is then true); operators added
 // to the configuration since join it.
-func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, bus *odiscuss.Bus, conv *conversation) (ch odiscuss.ChannelInfo, created bool, err error) {
-	members, err := operatorPartners(ctx, tx, conv.ConfigID)
+func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, bus *odiscuss.Bus, seen *lookups, conv *conversation) (ch odiscuss.ChannelInfo, created bool, err error) {
+	members, err := seen.operators(ctx, tx, conv.ConfigID)
 	if err != nil {
 		return ch, false, err
 	}
@@ -326,9 +327,9 @@ func (w *Worker) channelFor(ctx context.Context, tx pgx.Tx, bus *odiscuss.Bus, c
 
 // author is who the message is from: the customer's partner (one is created for a
 // number no partner has, tagged as such), or for ours the business's partner.
-func (w *Worker) author(ctx context.Context, tx pgx.Tx, conv *conversation, r outbox.DiscussRow, wd words, now time.Time) (odiscuss.Partner, error) {
+func (w *Worker) author(ctx context.Context, tx pgx.Tx, seen *lookups, conv *conversation, r outbox.DiscussRow, wd words, now time.Time) (odiscuss.Partner, error) {
 	if r.Direction == "out" {
-		p, err := businessPartner(ctx, tx, conv.ConfigID)
+		p, err := seen.business(ctx, tx, conv.ConfigID)
 		if err != nil || p.ID != 0 {
 			return p, err
 		}
