@@ -13,7 +13,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func acquire(t *testing.T, db *pgtest.DB) *owner.Owner {
+func acquire(t testing.TB, db *pgtest.DB) *owner.Owner {
 	t.Helper()
 	o, err := owner.Acquire(context.Background(), func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, db.URL) })
 	if err != nil {
