@@ -25,10 +25,13 @@ type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
+// setLockTimeout bounds the lock waits of the transaction it runs in.
+var setLockTimeout = fmt.Sprintf("SET LOCAL lock_timeout = %d", LockTimeout.Milliseconds())
+
 // WithLockTimeout runs fn in a short transaction whose lock waits are bounded.
 func WithLockTimeout(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", LockTimeout.Milliseconds())); err != nil {
+		if _, err := tx.Exec(ctx, setLockTimeout); err != nil {
 			return err
 		}
 		return fn(tx)
@@ -166,7 +169,7 @@ func WriteFlags(ctx context.Context, pool *pgxpool.Pool, flags []SentFlag, then 
 // beginFlags opens the flags' transaction in one round trip: its commit does not
 // wait for a disk flush (a lost commit is redone: the sidecar's rows still say the
 // flags are pending), and it never waits long behind an Odoo lock.
-var beginFlags = fmt.Sprintf("BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL lock_timeout = %d", LockTimeout.Milliseconds())
+var beginFlags = "BEGIN; SET LOCAL synchronous_commit = off; " + setLockTimeout
 
 // commitIfQuiet is the last look and the commit, one simple-protocol message. A
 // transaction reads pg_stat_activity once and keeps what it read: the look clears

@@ -89,6 +89,16 @@ func (b *bundle) odooTx(t *testing.T) pgx.Tx {
 	return tx
 }
 
+// quotation is a new draft order of one line for a customer with a number.
+func (b *bundle) quotation(t *testing.T) int {
+	t.Helper()
+	id, err := odoosim.NewQuotation(context.Background(), b.db.Pool(t), odoosim.PartnerAwa, 1000, 180)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // odooConfirms ends Odoo's request: it confirms the orders from first on (the
 // test's newest) and commits; then the flags that waited for it are written.
 func (b *bundle) odooConfirms(t *testing.T, tx pgx.Tx, first int) {
@@ -123,10 +133,7 @@ func TestOdooTransactionNeverFailsOnFlags(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			b := setup(t)
-			first, err := odoosim.NewQuotation(ctx, b.db.Pool(t), odoosim.PartnerAwa, 1000, 180)
-			if err != nil {
-				t.Fatal(err)
-			}
+			first := b.quotation(t)
 			if n > 1 {
 				// The rest as one ORM create of n-1 orders: one statement, as Odoo's
 				// batched create writes them.
@@ -212,10 +219,7 @@ func TestOdooTransactionBegunDuringTheFlagsWriteNeverFails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	order, err := odoosim.NewQuotation(ctx, b.db.Pool(t), odoosim.PartnerAwa, 1000, 180)
-	if err != nil {
-		t.Fatal(err)
-	}
+	order := b.quotation(t)
 	var tx pgx.Tx
 	b.writer.BeforeFlagsCommit = func() {
 		if tx != nil {
@@ -249,16 +253,13 @@ func TestAFlagWrittenUnderOdooFailsIt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t)
-	order, err := odoosim.NewQuotation(ctx, b.db.Pool(t), odoosim.PartnerAwa, 1000, 180)
-	if err != nil {
-		t.Fatal(err)
-	}
+	order := b.quotation(t)
 	tx := b.odooTx(t)
 	if _, err := tx.Exec(ctx, `SELECT state FROM sale_order WHERE id = $1`, order); err != nil {
 		t.Fatal(err)
 	}
 	b.db.Exec(t, `UPDATE sale_order SET x_whatsapp_creation_sent = true WHERE id = $1`, order)
-	_, err = tx.Exec(ctx, `UPDATE sale_order SET state = 'sale' WHERE id = $1`, order)
+	_, err := tx.Exec(ctx, `UPDATE sale_order SET state = 'sale' WHERE id = $1`, order)
 	if !isSerializationFailure(err) {
 		t.Fatalf("Odoo's update after a flag written under it: %v, want a serialization failure", err)
 	}
